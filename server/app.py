@@ -1,0 +1,71 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy.orm import Session
+
+from server.db import Database
+from server.settings import Settings
+
+EXTENSION = "dmip"
+
+
+class AppState:
+    """What one process keeps for the app: its settings, database and task sender."""
+
+    def __init__(self, settings: Settings) -> None:
+        from server.task_queue import TaskSender
+
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.tasks = TaskSender(settings)
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    settings = settings or Settings.from_env()
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    settings.attachments_dir.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_submission_bytes,
+        # Large form parts go straight to disk rather than memory (see server/openrosa).
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+    )
+    state = AppState(settings)
+    app.extensions[EXTENSION] = state
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from server.openrosa.blueprint import bp as openrosa_bp
+
+    app.register_blueprint(openrosa_bp)
+
+
+def state() -> AppState:
+    from flask import current_app
+
+    return current_app.extensions[EXTENSION]
+
+
+def db_session() -> Session:
+    """The request's session; closed when the request ends. Handlers commit explicitly."""
+    if "db_session" not in g:
+        g.db_session = state().db.sessionmaker()
+    return g.db_session

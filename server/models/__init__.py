@@ -1,0 +1,21 @@
+"""SQLAlchemy models. Importing this package registers every table on Base.metadata."""
+
+from server.models.audit import AuditEvent
+from server.models.forms import Form, FormAssignment, FormVersion, MediaFile
+from server.models.org import OrgUnit
+from server.models.submissions import Attachment, Submission, SubmissionRow
+from server.models.users import User, UserScope
+
+__all__ = [
+    "Attachment",
+    "AuditEvent",
+    "Form",
+    "FormAssignment",
+    "FormVersion",
+    "MediaFile",
+    "OrgUnit",
+    "Submission",
+    "SubmissionRow",
+    "User",
+    "UserScope",
+]

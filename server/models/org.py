@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.db import Base, intpk
+
+
+class OrgLevel(enum.StrEnum):
+    country = "country"
+    region = "region"
+    district = "district"
+    subcounty = "subcounty"
+    parish = "parish"
+
+
+LEVEL_ORDER = [
+    OrgLevel.country,
+    OrgLevel.region,
+    OrgLevel.district,
+    OrgLevel.subcounty,
+    OrgLevel.parish,
+]
+
+
+class OrgUnit(Base):
+    """A node of country > region > district > sub-county > parish.
+
+    `path` is the chain of codes from the root ("/UG/UG-C/UG-101/"), so "everything under this
+    district" is one indexed prefix query and scope checks need no recursion.
+    """
+
+    __tablename__ = "org_units"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    level: Mapped[OrgLevel] = mapped_column(Enum(OrgLevel, native_enum=False, length=16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id")
+
+    __table_args__ = (Index("ix_org_units_path", "path"),)
+
+    def contains(self, other: OrgUnit) -> bool:
+        return other.path.startswith(self.path)

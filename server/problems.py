@@ -1,0 +1,54 @@
+"""One catalogue of coded problems, rendered once per protocol.
+
+A handler raises `Problem(...)`; the app renders it as an OpenRosaResponse for Collect's
+endpoints and as JSON for the API. Messages are written for the person holding the phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Problem(Exception):
+    status: int
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+
+def bad_request(code: str, message: str, **details: Any) -> Problem:
+    return Problem(400, code, message, details)
+
+
+def unauthorized(
+    message: str = "Please sign in with your username and password.",
+    headers: dict[str, str] | None = None,
+) -> Problem:
+    return Problem(401, "auth.required", message, headers=headers or {})
+
+
+def forbidden(code: str, message: str, **details: Any) -> Problem:
+    return Problem(403, code, message, details)
+
+
+def not_found(code: str, message: str, **details: Any) -> Problem:
+    return Problem(404, code, message, details)
+
+
+def conflict(code: str, message: str, **details: Any) -> Problem:
+    return Problem(409, code, message, details)
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(
+        413,
+        "submission.too_large",
+        f"The submission is larger than the server accepts ({limit} bytes).",
+        {"limit": limit},
+    )

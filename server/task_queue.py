@@ -1,0 +1,75 @@
+"""Sending work to the Celery workers, by task name, after the transaction commits.
+
+The queue is only a wake-up call: the row in the database is the record of work to do, and the
+sweeper (workers/tasks.py) re-sends anything the queue lost. So a broker that is down makes
+`send` log and return False; it never fails the request that committed the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROCESS_SUBMISSION = "dmip.process_submission"
+SWEEP = "dmip.sweep"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings shared by the sender (web) and the workers."""
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 4,
+        "broker_connection_retry_on_startup": True,
+        # A publish must not hang a web request when the broker is away.
+        "broker_connection_timeout": 2,
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "beat_schedule": {
+            "sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval)},
+        },
+    }
+    if settings.broker_url.startswith("filesystem://"):
+        # The embedded mode: a queue of files in the data directory, no Redis needed.
+        queue_dir = settings.data_dir / "queue"
+        for sub in ("in", "processed"):
+            (queue_dir / sub).mkdir(parents=True, exist_ok=True)
+        config["broker_transport_options"] = {
+            "data_folder_in": str(queue_dir / "in"),
+            "data_folder_out": str(queue_dir / "in"),
+            "processed_folder": str(queue_dir / "processed"),
+            "store_processed": False,
+        }
+    return config
+
+
+class TaskSender:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._celery: Celery | None = None
+
+    @property
+    def celery(self) -> Celery:
+        if self._celery is None:
+            app = Celery("dmip-sender", set_as_current=False)
+            app.conf.update(celery_config(self.settings))
+            self._celery = app
+        return self._celery
+
+    def send(self, name: str, *args: Any) -> bool:
+        try:
+            self.celery.send_task(name, args=list(args), retry=False)
+        except Exception as exc:  # the broker is down or unreachable: the sweeper will catch up
+            log.warning("could not send %s%r to the broker: %s", name, args, exc)
+            return False
+        return True

@@ -1,0 +1,1 @@
+"""Pure XForm and submission-XML logic: no Flask, SQLAlchemy or Celery here."""
