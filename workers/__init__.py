@@ -1,0 +1,1 @@
+"""Celery workers: the app, thin tasks, and the pure processing logic they call."""
