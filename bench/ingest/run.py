@@ -1,0 +1,428 @@
+"""Ingest benchmark: durable OpenRosa submissions against a bare Flask baseline, same run.
+
+    python bench/ingest/run.py [--duration 15] [--connections 1,8,32] [--sustained 60]
+
+Needs PostgreSQL and Redis (the same defaults as the tests) and `wrk` (Debian package). It makes
+a throwaway database, publishes a small form, creates an enumerator, starts gunicorn with the
+real app and, with the same gunicorn settings, the bare endpoint (bench/ingest/bare_app.py) that
+only reads the multipart body and answers 201. Then, for each client count, it runs wrk against
+both and reports rate, p50 and p99, and the ratio real/bare. With a Celery worker running it
+also reports the sustained rate (accepted and processed over --sustained seconds), and streams a
+100 MB attachment to measure the web process's memory growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import http.client
+import io
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ADMIN_PG_URL = os.environ.get(
+    "DMIP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("DMIP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+USERNAME, PASSWORD = "bench_enumerator", "bench-password-1"
+DISTRICT = "UG-101"
+GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_xlsform() -> bytes:
+    wb = openpyxl.Workbook()
+    survey = wb.active
+    survey.title = "survey"
+    for row in [
+        ["type", "name", "label::English (en)", "required", "choice_filter"],
+        ["start", "start", "", "", ""],
+        ["end", "end", "", "", ""],
+        ["select_one_from_file regions.csv", "region", "Region", "yes", ""],
+        ["select_one_from_file districts.csv", "district", "District", "yes", "region=${region}"],
+        ["integer", "pupils", "Pupils enrolled", "yes", ""],
+        ["integer", "teachers", "Teachers on payroll", "yes", ""],
+        ["text", "remarks", "Remarks", "", ""],
+    ]:
+        survey.append(row)
+    settings = wb.create_sheet("settings")
+    settings.append(["form_title", "form_id", "version", "default_language"])
+    settings.append(["Ingest benchmark", "bench_ingest", "1", "English (en)"])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def submission_template() -> str:
+    return (
+        '<?xml version="1.0"?><data xmlns:jr="http://openrosa.org/javarosa" '
+        'xmlns:orx="http://openrosa.org/xforms" id="bench_ingest" version="1">'
+        "<start>2026-11-28T10:00:00.000+03:00</start><end>2026-11-28T10:20:00.000+03:00</end>"
+        f"<region>UG-C</region><district>{DISTRICT}</district><pupils>812</pupils>"
+        "<teachers>14</teachers><remarks>Benchmark submission</remarks>"
+        "<meta><instanceID>INSTANCE_ID</instanceID></meta></data>"
+    )
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    admin = create_engine(ADMIN_PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"dmip_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def prepare(env: dict[str, str]) -> None:
+    """Schema, Uganda's hierarchy, the form and the enumerator, through the project's services."""
+    code = f"""
+from server.settings import Settings
+from server.db import Database
+from server import migrate
+from server.services.blobs import BlobStore
+from server.services.forms import publish_xlsform
+from server.services.orgunits import ensure_uganda
+from server.services.users import create_user
+import sys
+s = Settings.from_env()
+migrate.upgrade(s.database_url)
+db = Database(s.database_url)
+with db.session() as session:
+    ensure_uganda(session)
+with db.session() as session:
+    publish_xlsform(session, BlobStore(s.attachments_dir), sys.stdin.buffer.read(),
+                    "bench_ingest.xlsx", {{}}, None)
+with db.session() as session:
+    create_user(session, {USERNAME!r}, {PASSWORD!r}, "enumerator", s.auth_realm, ["{DISTRICT}"])
+"""
+    subprocess.run(
+        [sys.executable, "-c", code], input=bench_xlsform(), env=env, check=True, cwd=ROOT
+    )
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
+        try:
+            yield proc
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def gunicorn(app: str, port: int, env: dict[str, str], log: Path):  # type: ignore[no-untyped-def]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        GUNICORN_WORKERS,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "120",
+        app,
+    ]
+    return process(cmd, env, log)
+
+
+def wait_http(port: int, path: str = "/", deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("HEAD", path)
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def run_wrk(port: int, connections: int, duration: int, env: dict[str, str]) -> dict:
+    threads = min(connections, 2)
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration}s",
+        "--latency",
+        "-s",
+        str(HERE / "submit.lua"),
+        f"http://127.0.0.1:{port}",
+    ]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^JSON (\{.*\})$", out, flags=re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    data = json.loads(match.group(1))
+    seconds = data["duration_us"] / 1e6
+    errors = sum(data[k] for k in data if k.startswith("errors_"))
+    return {
+        "connections": connections,
+        "requests": data["requests"],
+        "errors": errors,
+        "rate": (data["requests"] - errors) / seconds,
+        "p50_ms": data["p50_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+    }
+
+
+def count(url: str, status: str | None = None) -> int:
+    from server.models import Submission
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(Submission)
+        if status:
+            query = query.where(Submission.processing_status == status)
+        n = conn.execute(query).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def big_upload(port: int, size: int) -> int:
+    """POST a submission with a `size`-byte attachment, streamed with chunked encoding."""
+    xml = submission_template().replace("INSTANCE_ID", f"uuid:{uuid.uuid4()}").encode()
+    boundary = "dmipbigupload"
+    head = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+            f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
+        ).encode()
+        + xml
+        + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="evidence.bin"; '
+            f'filename="evidence.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+    )
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        block = os.urandom(1024 * 1024)
+        sent = 0
+        while sent < size:
+            chunk = block[: min(len(block), size - sent)]
+            sent += len(chunk)
+            yield chunk
+        yield tail
+
+    auth = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    conn.request(
+        "POST",
+        "/submission",
+        body=body(),
+        encode_chunked=True,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Authorization": f"Basic {auth}",
+            "X-OpenRosa-Version": "1.0",
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    return conn.getresponse().status
+
+
+def worker_pids(master: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
+    parser.add_argument("--connections", default="1,8,32")
+    parser.add_argument("--sustained", type=int, default=60, help="seconds; 0 skips it")
+    parser.add_argument("--big-mb", type=int, default=100, help="attachment size; 0 skips it")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    results: dict = {"machine": machine(), "gunicorn_workers": int(GUNICORN_WORKERS)}
+    with database() as url, tempfile.TemporaryDirectory(prefix="dmip-bench-") as tmp:
+        env = {
+            **os.environ,
+            "DMIP_DATABASE_URL": url,
+            "DMIP_BROKER_URL": REDIS_URL,
+            "DMIP_DATA_DIR": str(Path(tmp) / "data"),
+            "DMIP_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+            "BENCH_TEMPLATE": submission_template(),
+            "BENCH_AUTH": base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode(),
+        }
+        prepare(env)
+        logs = Path(tmp)
+        real_port, bare_port = free_port(), free_port()
+        rows = []
+        with (
+            gunicorn("server.wsgi:app", real_port, env, logs / "real.log"),
+            gunicorn("bench.ingest.bare_app:app", bare_port, env, logs / "bare.log"),
+        ):
+            wait_http(real_port)
+            wait_http(bare_port)
+            for c in [int(x) for x in args.connections.split(",")]:
+                bare = run_wrk(bare_port, c, args.duration, env)
+                real = run_wrk(real_port, c, args.duration, env)
+                rows.append(
+                    {
+                        "connections": c,
+                        "bare": bare,
+                        "real": real,
+                        "ratio": real["rate"] / bare["rate"] if bare["rate"] else 0.0,
+                    }
+                )
+                print(
+                    f"{c:>3} clients: real {real['rate']:8.1f}/s p50 {real['p50_ms']:.1f} ms "
+                    f"p99 {real['p99_ms']:.1f} ms | bare {bare['rate']:8.1f}/s "
+                    f"p50 {bare['p50_ms']:.1f} ms p99 {bare['p99_ms']:.1f} ms | "
+                    f"ratio {rows[-1]['ratio']:.2f}",
+                    flush=True,
+                )
+            results["burst"] = rows
+            if args.sustained:
+                results["sustained"] = sustained(url, real_port, env, logs, args.sustained)
+            if args.big_mb:
+                results["big_upload"] = big(real_port, args.big_mb)
+        if (logs / "real.log").stat().st_size:
+            print("server log (tail):", (logs / "real.log").read_text()[-2000:], file=sys.stderr)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def sustained(url: str, port: int, env: dict[str, str], logs: Path, seconds: int) -> dict:
+    before = count(url)
+    before_done = count(url, "processed")
+    worker = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--loglevel=WARNING",
+        "--concurrency=2",
+    ]
+    with process(worker, env, logs / "worker.log"):
+        time.sleep(3)  # let the worker connect before the clock starts
+        start_done = count(url, "processed")
+        load = run_wrk(port, 8, seconds, env)
+        accepted = count(url) - before
+        processed_in_window = count(url, "processed") - start_done
+        # Then give the worker time to drain what is left, to report the lag.
+        drain_start = time.monotonic()
+        while count(url, "received") and time.monotonic() - drain_start < 600:
+            time.sleep(0.5)
+        drained = time.monotonic() - drain_start
+    result = {
+        "seconds": seconds,
+        "accepted": accepted,
+        "accepted_per_s": accepted / seconds,
+        "processed_in_window": processed_in_window,
+        "processed_per_s": processed_in_window / seconds,
+        "drain_after_s": drained,
+        "failed": count(url, "failed"),
+        "processed_total": count(url, "processed") - before_done,
+        "p99_ms": load["p99_ms"],
+    }
+    print(
+        f"sustained {seconds}s at 8 clients: accepted {result['accepted_per_s']:.1f}/s, "
+        f"processed {result['processed_per_s']:.1f}/s, drained the rest in {drained:.1f}s",
+        flush=True,
+    )
+    return result
+
+
+def big(port: int, megabytes: int) -> dict:
+    masters = subprocess.run(
+        ["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True
+    ).stdout.split()
+    master = min(int(p) for p in masters)
+    pids = worker_pids(master)
+    before = {pid: rss_kb(pid) for pid in pids}
+    for pid in pids:  # reset each process's peak-RSS mark, so VmHWM measures this upload alone
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    status = big_upload(port, megabytes * 1024 * 1024)
+    growth = max(rss_kb(pid, "VmHWM") - before[pid] for pid in pids)
+    result = {"megabytes": megabytes, "status": status, "peak_rss_growth_mb": growth / 1024}
+    print(
+        f"{megabytes} MB attachment: HTTP {status}, worst web process peak RSS growth "
+        f"{growth / 1024:.1f} MB",
+        flush=True,
+    )
+    return result
+
+
+def machine() -> dict:
+    mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(mem) / 1024**2, 1),
+        "python": platform.python_version(),
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+-- wrk script: POST one OpenRosa submission per request, each with a fresh instanceID.
+-- Set by the runner through the environment: BENCH_AUTH (Basic credentials, base64),
+-- BENCH_TEMPLATE (the submission XML with the text INSTANCE_ID where the id goes).
+
+local counter = 0
+local thread_id = 0
+local threads = {}
+local boundary = "----dmipbenchboundary7MA4YWxkTrZu0gW"
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(os.time() + thread_id * 7919)
+  run_tag = string.format("%x%x", os.time(), math.random(0, 0xFFFFFF))
+  template = os.getenv("BENCH_TEMPLATE")
+  auth = os.getenv("BENCH_AUTH")
+end
+
+request = function()
+  counter = counter + 1
+  local id = string.format("uuid:%s-%d-%d", run_tag, thread_id, counter)
+  local xml = string.gsub(template, "INSTANCE_ID", id)
+  local body = "--" .. boundary .. "\r\n" ..
+    'Content-Disposition: form-data; name="xml_submission_file"; filename="submission.xml"\r\n' ..
+    "Content-Type: text/xml\r\n\r\n" .. xml .. "\r\n--" .. boundary .. "--\r\n"
+  local headers = {}
+  headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
+  headers["X-OpenRosa-Version"] = "1.0"
+  if auth and auth ~= "" then
+    headers["Authorization"] = "Basic " .. auth
+  end
+  return wrk.format("POST", "/submission", headers, body)
+end
+
+local non201 = 0
+response = function(status, headers, body)
+  if status ~= 201 then
+    non201 = non201 + 1
+    if non201 <= 3 then
+      io.stderr:write("unexpected status " .. status .. ": " .. body:sub(1, 300) .. "\n")
+    end
+  end
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format(
+    "JSON {\"requests\": %d, \"duration_us\": %d, \"errors_status\": %d, " ..
+    "\"errors_connect\": %d, \"errors_read\": %d, \"errors_timeout\": %d, " ..
+    "\"p50_us\": %d, \"p90_us\": %d, \"p99_us\": %d, \"max_us\": %d}\n",
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
+    summary.errors.read, summary.errors.timeout, latency:percentile(50),
+    latency:percentile(90), latency:percentile(99), latency.max))
+end

@@ -1,0 +1,16 @@
+"""gunicorn settings for the production web processes (`--config python:server.gunicorn_conf`).
+
+Overridable from the environment: GUNICORN_WORKERS, GUNICORN_BIND, GUNICORN_TIMEOUT.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
+# Collect uploads over slow mobile links: give a slow client time to send a big body.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+# Each worker builds its own engine and pool after the fork (the app factory runs per worker).
+preload_app = False
+accesslog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
