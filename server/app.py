@@ -39,6 +39,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         # Large form parts go straight to disk rather than memory (see server/openrosa).
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
     )
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     state = AppState(settings)
     app.extensions[EXTENSION] = state
 
@@ -53,8 +58,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from server.health import bp as health_bp
     from server.openrosa.blueprint import bp as openrosa_bp
 
+    app.register_blueprint(health_bp)
     app.register_blueprint(openrosa_bp)
 
 

@@ -65,6 +65,9 @@ class Settings:
     sweep_interval: int = 60
     # A submission is only swept once it has waited this long for its task.
     sweep_grace: int = 30
+    # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn; their
+    # X-Forwarded-* headers are trusted for that many hops so URLs given to Collect are right.
+    trusted_proxies: int = 0
     embedded: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -130,6 +133,7 @@ class Settings:
             credential_cache_ttl=_int(env, "DMIP_CREDENTIAL_CACHE_TTL", cls.credential_cache_ttl),
             sweep_interval=_int(env, "DMIP_SWEEP_INTERVAL", cls.sweep_interval, minimum=1),
             sweep_grace=_int(env, "DMIP_SWEEP_GRACE", cls.sweep_grace),
+            trusted_proxies=_int(env, "DMIP_TRUSTED_PROXIES", 0),
             embedded=_bool(env, "DMIP_EMBEDDED", embedded_default),
         )
 

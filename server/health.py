@@ -1,0 +1,20 @@
+"""`GET /healthz`: is this process able to serve? For load balancers and container checks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    from server.app import db_session
+
+    try:
+        db_session().execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return jsonify(status="unavailable", database=type(exc).__name__), 503
+    return jsonify(status="ok", database="ok")
