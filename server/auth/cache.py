@@ -1,0 +1,77 @@
+"""Remembering verified Basic credentials, so a request does not pay for scrypt each time.
+
+werkzeug's scrypt hash costs tens of milliseconds by design; at hundreds of submissions a
+second that would be the whole CPU budget. A successful check is remembered for `ttl` seconds
+under an HMAC of (username, password) keyed with the app secret, so the cache never holds a
+password or anything a password can be recovered from faster than from the scrypt hash itself.
+
+An entry is only honoured while the user row it was made for still has the same id and
+`credentials_version` and is active: changing a password or deactivating a user bumps the
+version (server/services/users.py), so the old verdict dies on the next request. The row is
+loaded on every request anyway, so that check costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    user_id: int
+    credentials_version: int
+    expires_at: float
+
+
+class CredentialCache:
+    def __init__(
+        self,
+        secret: bytes,
+        ttl: int,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._secret = secret
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, _Verdict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key(self, username: str, password: str) -> str:
+        message = username.encode("utf-8") + b"\0" + password.encode("utf-8")
+        return hmac.new(self._secret, b"basic:" + message, hashlib.sha256).hexdigest()
+
+    def is_known_good(self, key: str, user_id: int, credentials_version: int) -> bool:
+        if self._ttl <= 0:
+            return False
+        with self._lock:
+            verdict = self._entries.get(key)
+            if verdict is None:
+                return False
+            if (
+                verdict.expires_at <= self._clock()
+                or verdict.user_id != user_id
+                or verdict.credentials_version != credentials_version
+            ):
+                del self._entries[key]
+                return False
+            return True
+
+    def remember(self, key: str, user_id: int, credentials_version: int) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._entries[key] = _Verdict(user_id, credentials_version, self._clock() + self._ttl)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:  # bounded: oldest verdicts go first
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)

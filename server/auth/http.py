@@ -1,0 +1,177 @@
+"""Who is making this request: HTTP Digest, HTTP Basic, or (later) a web session.
+
+`authenticate(request)` answers with a User or None; `require_user()` raises a 401 Problem that
+the protocol renderers turn into a response carrying both challenges (`challenge_headers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from flask import Flask, Request, current_app
+from flask import request as flask_request
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload
+from werkzeug.security import check_password_hash
+
+from server.auth import digest
+from server.auth.cache import CredentialCache
+from server.models import User
+from server.problems import Problem, unauthorized
+from server.settings import Settings
+
+_CACHE_KEY = "dmip.auth.credential_cache"
+_SESSION_LOADER_KEY = "dmip.auth.session_user_loader"
+
+SessionUserLoader = Callable[[], User | None]
+
+
+@dataclass(frozen=True)
+class AuthOutcome:
+    user: User | None
+    # The client's Digest response was right but its nonce had expired.
+    stale: bool = False
+
+
+def set_session_user_loader(app: Flask, loader: SessionUserLoader) -> None:
+    """Let a signed-in browser session count as authentication (the web UI registers this)."""
+    app.extensions[_SESSION_LOADER_KEY] = loader
+
+
+def _settings() -> Settings:
+    from server.app import state
+
+    return state().settings
+
+
+def credential_cache() -> CredentialCache:
+    cache = current_app.extensions.get(_CACHE_KEY)
+    if cache is None:
+        settings = _settings()
+        cache = current_app.extensions.setdefault(
+            _CACHE_KEY,
+            CredentialCache(settings.secret_key.encode(), settings.credential_cache_ttl),
+        )
+    return cache
+
+
+def nonce_signer() -> digest.NonceSigner:
+    settings = _settings()
+    return digest.NonceSigner(settings.secret_key.encode(), settings.digest_nonce_ttl)
+
+
+def challenge_headers(stale: bool = False) -> list[tuple[str, str]]:
+    """Both challenges, Digest first: Collect answers the Digest one, browsers the Basic one."""
+    settings = _settings()
+    signer = nonce_signer()
+    realm = settings.auth_realm
+    return [
+        (
+            "WWW-Authenticate",
+            digest.challenge(realm, signer.issue(), signer.opaque(realm), stale=stale),
+        ),
+        ("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"'),
+    ]
+
+
+def _load_user(username: str) -> User | None:
+    from server.app import db_session
+
+    # Scopes are loaded only if the handler asks for them (most requests never do).
+    return db_session().scalar(
+        select(User).where(User.username == username).options(lazyload(User.scopes))
+    )
+
+
+def _request_targets(request: Request) -> tuple[str, ...]:
+    environ = request.environ
+    path = quote(
+        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+        safe="/:@!$&'()*+,;=-._~%",
+    )
+    targets = [path]
+    query = environ.get("QUERY_STRING", "")
+    if query:
+        targets.append(f"{path}?{query}")
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        targets.append(raw)
+    return tuple(targets)
+
+
+def _basic(username: str, password: str) -> User | None:
+    user = _load_user(username)
+    if user is None or not user.active:
+        return None
+    cache = credential_cache()
+    key = cache.key(username, password)
+    if cache.is_known_good(key, user.id, user.credentials_version):
+        return user
+    if not check_password_hash(user.password_hash, password):
+        return None
+    cache.remember(key, user.id, user.credentials_version)
+    return user
+
+
+def _digest(request: Request, params: dict[str, str | None]) -> AuthOutcome:
+    creds = digest.DigestCredentials.from_params(params)
+    if creds is None:
+        return AuthOutcome(None)
+    user = _load_user(creds.username)
+    if user is None or not user.active:
+        return AuthOutcome(None)
+    verdict = digest.verify(
+        creds,
+        ha1=user.digest_ha1,
+        method=request.method,
+        realm=_settings().auth_realm,
+        request_targets=_request_targets(request),
+        signer=nonce_signer(),
+    )
+    if verdict is digest.DigestVerdict.ok:
+        return AuthOutcome(user)
+    return AuthOutcome(None, stale=verdict is digest.DigestVerdict.stale)
+
+
+def authenticate_outcome(request: Request) -> AuthOutcome:
+    auth = request.authorization
+    if auth is None:
+        loader: SessionUserLoader | None = current_app.extensions.get(_SESSION_LOADER_KEY)
+        user = loader() if loader is not None else None
+        return AuthOutcome(user if user is not None and user.active else None)
+    if auth.type == "basic":
+        if auth.username is None or auth.password is None:
+            return AuthOutcome(None)
+        return AuthOutcome(_basic(auth.username, auth.password))
+    if auth.type == "digest":
+        return _digest(request, dict(auth.parameters))
+    return AuthOutcome(None)
+
+
+def authenticate(request: Request) -> User | None:
+    """The active user this request proves to be, or None."""
+    return authenticate_outcome(request).user
+
+
+def require_user() -> User:
+    """The authenticated user of the current request, or raise a 401 Problem.
+
+    The Problem carries the Digest challenge in `headers` (so any renderer sends a usable
+    challenge) and `details["stale"]`; renderers that can send repeated headers should replace
+    WWW-Authenticate with `challenge_headers(stale)`, which also offers Basic.
+    """
+    outcome = authenticate_outcome(flask_request)
+    if outcome.user is not None:
+        return outcome.user
+    if flask_request.authorization is None:
+        message = "Please sign in with your username and password."
+    elif outcome.stale:
+        message = "Your sign-in has expired; please try again."
+    else:
+        message = "The username or password is not correct, or the account is not active."
+    digest_challenge = challenge_headers(stale=outcome.stale)[0][1]
+    problem: Problem = unauthorized(message, headers={"WWW-Authenticate": digest_challenge})
+    problem.details["stale"] = outcome.stale
+    raise problem

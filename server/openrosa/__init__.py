@@ -1,0 +1,1 @@
+"""The OpenRosa endpoints: form discovery, download and submission for ODK Collect."""

@@ -1,0 +1,28 @@
+"""URL rules of the OpenRosa endpoints ODK Collect talks to (no URL prefix)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from werkzeug.exceptions import HTTPException
+
+from server.openrosa import forms, submission
+from server.openrosa.responses import (
+    add_protocol_headers,
+    render_http_exception,
+    render_problem,
+    render_unexpected,
+)
+from server.problems import Problem
+
+bp = Blueprint("openrosa", __name__)
+
+bp.add_url_rule("/formList", "form_list", forms.form_list, methods=["GET"])
+bp.add_url_rule("/forms/<xml_form_id>/versions/<version>/form.xml", "form_xml", forms.form_xml)
+bp.add_url_rule("/forms/<xml_form_id>/versions/<version>/manifest", "manifest", forms.manifest)
+bp.add_url_rule("/forms/<xml_form_id>/versions/<version>/media/<filename>", "media", forms.media)
+bp.add_url_rule("/submission", "submission", submission.submission, methods=["GET", "HEAD", "POST"])
+
+bp.register_error_handler(Problem, render_problem)
+bp.register_error_handler(HTTPException, render_http_exception)
+bp.register_error_handler(Exception, render_unexpected)
+bp.after_request(add_protocol_headers)

@@ -1,0 +1,83 @@
+"""Flask responses in the OpenRosa dialect, and rendering of Problems for Collect."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import http_date
+
+from server.auth import challenge_headers
+from server.openrosa.documents import openrosa_response
+from server.problems import Problem
+
+log = logging.getLogger(__name__)
+
+XML_MIMETYPE = "text/xml; charset=utf-8"
+
+
+def xml_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, content_type=XML_MIMETYPE)
+
+
+def message_response(message: str, status: int, nature: str = "error") -> Response:
+    return xml_response(openrosa_response(message, nature), status)
+
+
+def add_protocol_headers(response: Response) -> Response:
+    """Every OpenRosa response names the protocol version and carries a Date."""
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    # gunicorn always writes its own Date; a second one would be a duplicate header. Other
+    # servers (and the test client) may not, and OpenRosa requires it.
+    if not str(request.environ.get("SERVER_SOFTWARE", "")).startswith("gunicorn"):
+        response.headers.setdefault("Date", http_date())
+    return response
+
+
+def render_problem(problem: Problem) -> Response:
+    response = message_response(problem.message, problem.status)
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    if problem.status == 401:
+        # Both challenges (Digest and Basic) as separate headers, which a dict cannot carry.
+        response.headers.remove("WWW-Authenticate")
+        for name, value in challenge_headers(stale=bool(problem.details.get("stale"))):
+            response.headers.add(name, value)
+    return response
+
+
+_HTTP_MESSAGES = {
+    400: "The request could not be understood by the server.",
+    404: "There is nothing at this address on the server.",
+    405: "This address does not accept that kind of request.",
+}
+
+
+def render_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status == 413:
+        from server.app import state
+
+        limit = state().settings.max_submission_bytes
+        message = (
+            f"The submission is larger than the server accepts ({limit} bytes). "
+            "Send fewer or smaller attachments at a time."
+        )
+    else:
+        message = _HTTP_MESSAGES.get(status) or exc.description or exc.name
+    response = message_response(message, status)
+    if exc.response is None:
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers.add(name, value)
+    return response
+
+
+def render_unexpected(exc: Exception) -> Response:
+    log.exception("unexpected error on an OpenRosa endpoint")
+    return message_response(
+        "The server had a problem with this request. Please try again later; sending a "
+        "submission again never stores it twice.",
+        500,
+    )

@@ -1,0 +1,201 @@
+"""POST /submission: receive one OpenRosa submission (or one part of a split one).
+
+The handler authenticates before reading the body, parses the multipart body with file parts
+spooled to disk, parses the XML once, resolves the form version from a short-lived cache, checks
+the user's right to fill the form and to report for the place the submission names, and hands
+everything to `server.services.ingest`, which commits before we answer 201.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Response, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from server.app import db_session, state
+from server.auth import can_fill, in_scope, require_user
+from server.models import OrgUnit, User
+from server.models.forms import VersionState
+from server.openrosa.deps import blob_store, form_cache
+from server.openrosa.form_cache import FormTarget
+from server.openrosa.responses import message_response
+from server.openrosa.spool import Multipart, parse_multipart
+from server.problems import Problem, bad_request, forbidden, not_found
+from server.services.ingest import (
+    IncomingAttachment,
+    IncomingSubmission,
+    IngestResult,
+    ingest_submission,
+)
+from server.task_queue import PROCESS_SUBMISSION
+from server.xform.safe_xml import XmlError, parse
+from server.xform.submission_meta import MetaError, SubmissionMeta, deepest_location, read_meta
+
+XML_PART = "xml_submission_file"
+INCOMPLETE_PART = "*isIncomplete*"
+# Submission XML is text; anything bigger is not a form instance. Attachments may be larger.
+MAX_XML_BYTES = 16 * 1024 * 1024
+# Non-file fields are tiny ("*isIncomplete*"); keep them bounded in memory.
+MAX_FORM_MEMORY = 64 * 1024
+ACCEPTING = (VersionState.open, VersionState.closing)
+
+
+def submission() -> Response:
+    user = require_user()
+    if request.method != "POST":
+        # Collect sends HEAD first, to be challenged and to learn the size limit.
+        response = Response(status=204)
+        response.headers["X-OpenRosa-Accept-Content-Length"] = str(
+            state().settings.max_submission_bytes
+        )
+        return response
+    if request.mimetype != "multipart/form-data":
+        raise bad_request(
+            "submission.not_multipart",
+            "A submission must be sent as multipart/form-data with an xml_submission_file part.",
+        )
+    parts = parse_multipart(request, state().settings.uploads_dir, MAX_FORM_MEMORY)
+    try:
+        result = _accept(user, parts)
+    finally:
+        parts.close()
+    if result.needs_processing:
+        # After commit; if the broker is away this logs and the sweeper re-sends later.
+        state().tasks.send(PROCESS_SUBMISSION, result.submission_id)
+    response = message_response(
+        "Thank you. The submission was received.", 201, nature="submit_success"
+    )
+    response.headers["Location"] = url_for("openrosa.submission", _external=True)
+    return response
+
+
+@dataclass(frozen=True)
+class _Parts:
+    xml: bytes
+    attachments: list[IncomingAttachment]
+    incomplete: bool
+
+
+def _read_parts(parts: Multipart) -> _Parts:
+    xml_part = parts.files.get(XML_PART)
+    if xml_part is not None:
+        xml = xml_part.stream.read(MAX_XML_BYTES + 1)
+    elif XML_PART in parts.form:
+        xml = parts.form[XML_PART].encode("utf-8")
+    else:
+        raise bad_request(
+            "submission.no_xml",
+            "The submission has no xml_submission_file part, so there is nothing to store.",
+        )
+    if len(xml) > MAX_XML_BYTES:
+        raise Problem(
+            413,
+            "submission.xml_too_large",
+            f"The submission's XML is larger than {MAX_XML_BYTES} bytes.",
+        )
+    attachments: dict[str, IncomingAttachment] = {}
+    for field_name, storage in parts.files.items(multi=True):
+        if field_name == XML_PART:
+            continue
+        name = _attachment_name(field_name, storage)
+        # A name sent twice in one body: the later part wins, as a later POST would.
+        attachments[name] = IncomingAttachment(
+            name=name,
+            content_type=(storage.mimetype or "application/octet-stream")[:128],
+            stream=storage.stream,
+        )
+    incomplete = parts.form.get(INCOMPLETE_PART, "").strip().lower() in {"yes", "true"}
+    return _Parts(xml, list(attachments.values()), incomplete)
+
+
+def _attachment_name(field_name: str, storage: FileStorage) -> str:
+    name = storage.filename or field_name
+    if (
+        not name
+        or len(name) > 255
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or ".." in name
+        or name == "."
+    ):
+        raise bad_request(
+            "submission.bad_attachment_name",
+            f"The attachment name {name!r} is not allowed: it must be a plain file name "
+            "without folders.",
+            name=name,
+        )
+    return name
+
+
+def _accept(user: User, parts: Multipart) -> IngestResult:
+    pieces = _read_parts(parts)
+    try:
+        root = parse(pieces.xml)
+        meta = read_meta(root)
+    except (XmlError, MetaError) as exc:
+        raise bad_request(exc.code, exc.message) from None
+    session = db_session()
+    target, version_id = _target(meta)
+    if not can_fill(user, target, session):
+        raise forbidden(
+            "submission.form_forbidden",
+            f"You may not send submissions for form {meta.xml_form_id!r}.",
+        )
+    org_unit_id = None
+    location = deepest_location(root, target.location_fields)
+    if location is not None:
+        _level, code = location
+        unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+        if unit is not None:
+            if not in_scope(user, unit):
+                raise forbidden(
+                    "submission.out_of_scope",
+                    f"You may not send submissions for {unit.name} ({code}); it is outside "
+                    "the area your account covers.",
+                    org_unit=code,
+                )
+            org_unit_id = unit.id
+        # An unknown code is accepted as received; the worker flags it for review.
+    incoming = IncomingSubmission(
+        form_id=target.id,
+        form_version_id=version_id,
+        submitter_id=user.id,
+        meta=meta,
+        xml=pieces.xml,
+        attachments=pieces.attachments,
+        incomplete=pieces.incomplete,
+        device_id=(request.args.get("deviceID") or None),
+        org_unit_id=org_unit_id,
+    )
+    return ingest_submission(session, blob_store(), incoming)
+
+
+def _target(meta: SubmissionMeta) -> tuple[FormTarget, int]:
+    target = form_cache().get(db_session(), meta.xml_form_id, meta.version)
+    if target is None:
+        raise not_found(
+            "submission.form_unknown",
+            f"The server has no form {meta.xml_form_id!r}. Get the blank form from this server "
+            "before filling it in.",
+        )
+    version_id = target.version_id
+    if version_id is None:
+        # 404 rather than 409: that version is a resource the server does not have (it was
+        # never published here); nothing in the server's current state conflicts with it, and
+        # no retry can succeed until the phone gets a blank form from this server.
+        raise not_found(
+            "submission.version_unknown",
+            f"The server has no version {meta.version!r} of form {meta.xml_form_id!r}. Get "
+            "the current blank form and fill it in again.",
+        )
+    if target.version_state not in ACCEPTING:
+        # 403 rather than 409: the server understood the submission and refuses it by an
+        # admin's decision (draft or closed form); resending cannot change that.
+        raise forbidden(
+            "submission.form_closed",
+            f"Form {meta.xml_form_id!r} version {meta.version!r} is not accepting submissions.",
+        )
+    return target, version_id

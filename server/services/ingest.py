@@ -1,0 +1,239 @@
+"""Storing a submission durably: blobs first, then every row in one transaction.
+
+Called by the OpenRosa receiver after it has authenticated the user, parsed the XML and resolved
+the form version; it knows nothing of HTTP. When it returns, the rows are committed and the
+files fsynced, so the caller may answer 201 and then wake the worker.
+
+The database is the guard against duplicates: (form_id, instance_id) is unique. Two requests
+racing with the same instance both try to insert, one wins, the other gets an IntegrityError,
+rolls back and re-runs as a resend of the winner's row. Blobs are content addressed, so a blob
+written for a transaction that then fails is harmless: the next identical upload reuses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.db import utcnow
+from server.models import Attachment, Submission
+from server.problems import conflict, not_found
+from server.services.blobs import BlobStore
+from server.xform.submission_meta import SubmissionMeta
+
+# Each retry follows a lost insert race; a third loss in a row means something else is wrong.
+_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class IncomingAttachment:
+    name: str
+    content_type: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class IncomingSubmission:
+    form_id: int
+    form_version_id: int
+    submitter_id: int | None
+    meta: SubmissionMeta
+    xml: bytes
+    attachments: Sequence[IncomingAttachment] = ()
+    # Collect will send more attachments of this instance in further POSTs.
+    incomplete: bool = False
+    device_id: str | None = None
+    org_unit_id: int | None = None
+
+
+class Outcome(enum.StrEnum):
+    created = "created"  # a new instance
+    edited = "edited"  # a new row superseding the instance named by deprecatedID
+    resent = "resent"  # the same XML again: attachments merged, nothing duplicated
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    submission_id: int
+    outcome: Outcome
+    # Send the processing task after commit: a new row, or a split submission just completed.
+    needs_processing: bool
+
+
+@dataclass(frozen=True)
+class _StoredBlob:
+    name: str
+    content_type: str
+    sha256: str
+    size: int
+
+
+def ingest_submission(
+    session: Session, blobs: BlobStore, incoming: IncomingSubmission
+) -> IngestResult:
+    """Store `incoming` and commit; raise a Problem (409/404) if it cannot be accepted."""
+    stored = [_store_blob(blobs, a) for a in incoming.attachments]
+    xml_sha256 = hashlib.sha256(incoming.xml).hexdigest()
+    for attempt in range(1, _MAX_ATTEMPTS + 1):
+        try:
+            result = _write_rows(session, incoming, xml_sha256, stored)
+            session.commit()
+            return result
+        except IntegrityError:
+            session.rollback()
+            if attempt == _MAX_ATTEMPTS:
+                raise
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _store_blob(blobs: BlobStore, attachment: IncomingAttachment) -> _StoredBlob:
+    sha256, size = blobs.put_stream(attachment.stream)
+    return _StoredBlob(attachment.name, attachment.content_type, sha256, size)
+
+
+def _by_instance(session: Session, form_id: int, instance_id: str) -> Submission | None:
+    # FOR UPDATE serialises concurrent parts of one split submission merging attachments
+    # (SQLite ignores it and serialises every writer anyway).
+    return session.scalar(
+        select(Submission)
+        .where(Submission.form_id == form_id, Submission.instance_id == instance_id)
+        .with_for_update()
+    )
+
+
+def _write_rows(
+    session: Session,
+    incoming: IncomingSubmission,
+    xml_sha256: str,
+    stored: list[_StoredBlob],
+) -> IngestResult:
+    now = utcnow()
+    meta = incoming.meta
+    existing = _by_instance(session, incoming.form_id, meta.instance_id)
+    if existing is not None:
+        return _resend(existing, incoming, xml_sha256, stored, now)
+
+    previous = None
+    if meta.deprecated_id is not None:
+        previous = _by_instance(session, incoming.form_id, meta.deprecated_id)
+        if previous is None:
+            # 404: the edit names a resource (the instance it replaces) that this server does
+            # not have; no retry of this request can succeed, and the message says which.
+            raise not_found(
+                "submission.edit_unknown",
+                f"This edit replaces submission {meta.deprecated_id}, which the server does "
+                "not have. Send the original first, or send this one as a new submission.",
+                deprecated_id=meta.deprecated_id,
+            )
+        if not previous.current:
+            # 409: the edit is based on a version that another edit already replaced; it
+            # conflicts with the current state of the record rather than being malformed.
+            raise conflict(
+                "submission.edit_outdated",
+                f"Submission {meta.deprecated_id} was already edited on the server; this edit "
+                "is based on an old version and was not saved.",
+                deprecated_id=meta.deprecated_id,
+            )
+
+    row = Submission(
+        form_id=incoming.form_id,
+        form_version_id=incoming.form_version_id,
+        instance_id=meta.instance_id,
+        deprecated_id=meta.deprecated_id,
+        instance_name=meta.instance_name,
+        submitter_id=incoming.submitter_id,
+        device_id=incoming.device_id,
+        org_unit_id=incoming.org_unit_id,
+        received_at=now,
+        updated_at=now,
+        xml=incoming.xml,
+        xml_sha256=xml_sha256,
+        incomplete=incoming.incomplete,
+        current=True,
+        enqueued_at=now,
+    )
+    attachments: dict[str, Attachment] = {}
+    if previous is not None:
+        row.supersedes_id = previous.id
+        previous.current = False
+        previous.updated_at = now
+        # Collect re-sends only the files the person changed; the others come forward by name.
+        for old in previous.attachments:
+            attachments[old.name] = Attachment(
+                name=old.name,
+                content_type=old.content_type,
+                size=old.size,
+                sha256=old.sha256,
+                received_at=old.received_at,
+            )
+    for blob in stored:
+        attachments[blob.name] = Attachment(
+            name=blob.name,
+            content_type=blob.content_type,
+            size=blob.size,
+            sha256=blob.sha256,
+            received_at=now,
+        )
+    row.attachments = list(attachments.values())
+    session.add(row)
+    session.flush()
+    outcome = Outcome.edited if previous is not None else Outcome.created
+    return IngestResult(row.id, outcome, needs_processing=True)
+
+
+def _resend(
+    existing: Submission,
+    incoming: IncomingSubmission,
+    xml_sha256: str,
+    stored: list[_StoredBlob],
+    now: dt.datetime,
+) -> IngestResult:
+    if existing.xml_sha256 != xml_sha256:
+        raise conflict(
+            "submission.conflict",
+            f"A different submission with instanceID {incoming.meta.instance_id} is already on "
+            "the server. If you edited it, send it as an edit; otherwise it was not saved.",
+            instance_id=incoming.meta.instance_id,
+        )
+    by_name = {a.name: a for a in existing.attachments}
+    changed = False
+    for blob in stored:
+        current = by_name.get(blob.name)
+        if current is None:
+            attachment = Attachment(
+                name=blob.name,
+                content_type=blob.content_type,
+                size=blob.size,
+                sha256=blob.sha256,
+                received_at=now,
+            )
+            existing.attachments.append(attachment)
+            by_name[blob.name] = attachment
+            changed = True
+        elif current.sha256 != blob.sha256:
+            # The same XML names this file; a differing copy means an earlier upload was cut
+            # short or damaged on the phone, so the newest one is kept.
+            current.sha256, current.size = blob.sha256, blob.size
+            current.content_type = blob.content_type
+            current.received_at = now
+            changed = True
+    completed = existing.incomplete and not incoming.incomplete
+    if completed:
+        # Only the last part clears the flag; an earlier part re-sent later never sets it back.
+        existing.incomplete = False
+        existing.enqueued_at = now
+        changed = True
+    if changed:
+        existing.updated_at = now
+    return IngestResult(existing.id, Outcome.resent, needs_processing=completed)
