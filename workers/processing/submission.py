@@ -1,0 +1,214 @@
+"""Validate a submission's XML against its form version and flatten it into rows.
+
+Pure: bytes and the version's field list (server/xform/schema.py) in, a `Result` out. The worker
+(workers/ingest.py) stores the rows or the problems; nothing here touches a database or a queue.
+
+What is checked: the root element and its `id`/`version` attributes; that every element is a
+question, group or repeat of this form version (anything under the top-level `meta` group is
+accepted, since Collect adds instanceName, deprecatedID, audit and the like there); that
+non-repeat elements occur at most once; each answer's type; and that required questions are
+answered. Relevance and constraints are XPath expressions evaluated on the phone; they are not
+evaluated here. So a required question is only enforced when neither it nor any group or repeat
+around it has a `relevant` expression (it may legitimately have been skipped), and calculated
+values are never required.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from server.xform.safe_xml import XmlError, local_name, parse
+from workers.processing.values import InvalidValue, convert
+
+JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """What a submission is checked against: the FormVersion's identity and field list."""
+
+    xml_form_id: str
+    version: str
+    fields: list[dict[str, Any]]
+
+    @property
+    def root_name(self) -> str:
+        for entry in self.fields:
+            return str(entry["path"]).split("/")[1]
+        return "data"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a submission. `path` is where (e.g. "staff[2]/age"), "" for the
+    whole document; `message` is a full sentence that starts with that path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class Row:
+    """The top level (repeat_path "", position 0) or one repeat instance.
+
+    Positions count a repeat's instances through the whole submission from 1, in document
+    order, so (repeat_path, position) names one row; `parent_position` is the position of the
+    enclosing repeat's row for nested repeats, None when the parent is the top level.
+    """
+
+    repeat_path: str
+    position: int
+    parent_position: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    rows: list[Row]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def failure_reason(self) -> str:
+        """All problems, one per line, for a coordinator reading the data-quality annex."""
+        return "\n".join(p.message for p in self.problems)
+
+
+@dataclass
+class _Instance:
+    row: Row
+    root_path: str  # schema path the row's data keys are relative to
+    label: str  # how messages name the row ("" at the top level, "staff[2]" in a repeat)
+    invalid: set[str] = field(default_factory=set)  # keys whose answers were refused
+
+
+def process(xml: bytes, form: FormSpec) -> Result:
+    """Check `xml` against `form` and flatten it. Never raises for bad input."""
+    try:
+        root = parse(xml)
+    except XmlError as exc:
+        return Result([], [Problem("", f"The submission could not be read: {exc.message}")])
+    return _Walker(form).run(root)
+
+
+class _Walker:
+    def __init__(self, form: FormSpec) -> None:
+        self.form = form
+        self.index = {str(e["path"]): e for e in form.fields}
+        self.root_path = f"/{form.root_name}"
+        self.meta_path = f"{self.root_path}/meta"
+        self.problems: list[Problem] = []
+        self.instances: list[_Instance] = []
+        self.counters: Counter[str] = Counter()
+
+    def problem(self, where: str, sentence: str) -> None:
+        self.problems.append(Problem(where, f"{where}: {sentence}" if where else sentence))
+
+    def run(self, root: etree._Element) -> Result:
+        name = local_name(root)
+        if name != self.form.root_name:
+            self.problem(
+                "",
+                f"The submission's root element is <{name}>, but this form's is "
+                f"<{self.form.root_name}>.",
+            )
+            return Result([], self.problems)
+        sent_id = root.get("id") or ""
+        if sent_id != self.form.xml_form_id:
+            self.problem(
+                "", f"The submission is for form {sent_id!r}, not {self.form.xml_form_id!r}."
+            )
+        sent_version = root.get("version") or ""
+        if sent_version != self.form.version:
+            self.problem(
+                "",
+                f"The submission was filled in on version {sent_version!r} of the form, "
+                f"not version {self.form.version!r}.",
+            )
+        top = _Instance(Row("", 0, None), self.root_path, "")
+        self.instances.append(top)
+        self.walk(root, self.root_path, top)
+        self.check_required()
+        return Result([i.row for i in self.instances], self.problems)
+
+    def walk(self, element: etree._Element, path: str, inst: _Instance) -> None:
+        seen: Counter[str] = Counter()
+        for child in element:
+            if not isinstance(child.tag, str) or child.get(JR_TEMPLATE) is not None:
+                continue  # comments, processing instructions, repeat templates
+            name = local_name(child)
+            child_path = f"{path}/{name}"
+            key = child_path[len(inst.root_path) + 1 :]
+            where = f"{inst.label}/{key}" if inst.label else key
+            seen[name] += 1
+            entry = self.index.get(child_path)
+            if entry is None:
+                if child_path.startswith(self.meta_path + "/") and len(child) == 0:
+                    inst.row.data[key] = child.text or None
+                elif not child_path.startswith(self.meta_path + "/"):
+                    self.problem(where, "this is not a question of this form version")
+                continue
+            if entry["kind"] == "repeat":
+                self.counters[child_path] += 1
+                row = Row(
+                    child_path,
+                    self.counters[child_path],
+                    inst.row.position if inst.row.repeat_path else None,
+                )
+                nested = _Instance(row, child_path, f"{where}[{seen[name]}]")
+                self.instances.append(nested)
+                self.walk(child, child_path, nested)
+                continue
+            if seen[name] == 2:
+                self.problem(where, "appears more than once, but it is not a repeat")
+            if seen[name] > 1:
+                continue
+            if entry["kind"] == "group":
+                self.walk(child, child_path, inst)
+                continue
+            if any(isinstance(c.tag, str) for c in child):
+                self.problem(where, "expected an answer, found further elements inside it")
+                inst.invalid.add(key)
+                continue
+            text = child.text or ""
+            if not text.strip():
+                inst.row.data[key] = None
+                continue
+            try:
+                inst.row.data[key] = convert(text, entry)
+            except InvalidValue as exc:
+                self.problem(where, str(exc))
+                inst.invalid.add(key)
+
+    def check_required(self) -> None:
+        required = [e for e in self.form.fields if self._enforced(e)]
+        for inst in self.instances:
+            container = inst.row.repeat_path or None
+            for entry in required:
+                if (entry.get("repeat") or None) != container:
+                    continue
+                key = str(entry["path"])[len(inst.root_path) + 1 :]
+                if key in inst.invalid or inst.row.data.get(key) not in (None, "", []):
+                    continue
+                where = f"{inst.label}/{key}" if inst.label else key
+                self.problem(where, "an answer is required, but none was given")
+
+    def _enforced(self, entry: dict[str, Any]) -> bool:
+        if entry["kind"] != "field" or not entry.get("required") or entry.get("calculate"):
+            return False
+        path = str(entry["path"])
+        while len(path) > len(self.root_path):
+            node = self.index.get(path)
+            if node is not None and node.get("relevant"):
+                return False
+            path = path.rsplit("/", 1)[0]
+        return True
