@@ -1,0 +1,407 @@
+"""Compiling XLSForms with pyxform and publishing them as immutable form versions.
+
+`compile_xlsform` needs nothing but the file, so the web app can show a form's problems before
+anyone publishes it. `publish_xlsform` applies the versioning rules:
+
+- a new xmlFormId makes a new Form and its first, open version;
+- the same version with byte-identical XForm is a no-op ("unchanged");
+- the same version with different content is refused: phones that have the old XForm would
+  never fetch the new one, because Collect compares versions;
+- a new version becomes the open one and the previous open version turns "closing", so phones
+  that have not updated yet can still send what they filled in.
+
+Org-unit CSVs a form references (regions.csv, districts.csv, ...) are generated from the
+hierarchy, never read from disk; every other referenced file must be supplied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import mimetypes
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from pyxform.errors import PyXFormError
+from pyxform.xls2json_backends import Definition, SupportedFileTypes
+from pyxform.xls2xform import convert
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db import utcnow
+from server.models import AuditEvent, Form, FormVersion, MediaFile, User
+from server.models.forms import VersionState
+from server.services.blobs import BlobStore
+from server.services.orgunit_media import (
+    CSV_TYPE,
+    ORGUNIT_KIND,
+    generate_orgunit_files,
+    is_orgunit_file,
+    refresh_orgunit_media,
+)
+from server.xform.safe_xml import XmlError
+from server.xform.schema import FormInfo, read_form
+
+ROW = re.compile(r"^\s*\[row\s*:\s*(\d+)\]\s*")
+SHEET = re.compile(r"\bOn the '([^']+)' sheet\b")
+MAX_ID_LENGTH = 255
+# Content types Collect cares about that mimetypes may not know on a minimal system.
+CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".xml": "text/xml",
+    ".geojson": "application/geo+json",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".mp3": "audio/mpeg",
+    ".mp4": "video/mp4",
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem pyxform (or we) found in an XLSForm, located where the message says."""
+
+    severity: str  # "error" or "warning"
+    message: str
+    sheet: str | None = None
+    row: int | None = None
+
+    def location(self) -> str:
+        parts = []
+        if self.sheet:
+            parts.append(f"sheet '{self.sheet}'")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.location()
+        return f"{where}: {self.message}" if where else self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "message": self.message,
+            "sheet": self.sheet,
+            "row": self.row,
+        }
+
+
+def parse_issue(text: str, severity: str, context: dict[str, Any] | None = None) -> Issue:
+    """Split pyxform's "[row : 12] On the 'survey' sheet, ..." into sheet, row and message."""
+    text = text.strip()
+    row: int | None = None
+    match = ROW.match(text)
+    if match:
+        row = int(match.group(1))
+        text = text[match.end() :]
+    sheet_match = SHEET.search(text)
+    sheet = sheet_match.group(1) if sheet_match else None
+    context = context or {}
+    if row is None and isinstance(context.get("row"), int):
+        row = context["row"]
+    if sheet is None and isinstance(context.get("sheet"), str):
+        sheet = context["sheet"]
+    if sheet is None and row is not None:
+        # pyxform only leaves the sheet unnamed in messages from its pass over the survey sheet.
+        sheet = "survey"
+    return Issue(severity=severity, message=text, sheet=sheet, row=row)
+
+
+@dataclass
+class CompileResult:
+    filename: str
+    xform: bytes | None = None
+    info: FormInfo | None = None
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    # CSV of choices for select_one_external questions, which pyxform produces as itemsets.csv.
+    itemsets: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.xform is not None and self.info is not None
+
+
+def _file_type(filename: str) -> SupportedFileTypes | None:
+    try:
+        return SupportedFileTypes(PurePath(filename).suffix.lower())
+    except ValueError:
+        return None
+
+
+def compile_xlsform(xlsform: bytes, filename: str) -> CompileResult:
+    """Compile an XLSForm to an XForm and read the XForm back. Never raises for a bad form."""
+    result = CompileResult(filename=filename)
+    file_type = _file_type(filename)
+    if file_type is None:
+        supported = ", ".join(t.value for t in SupportedFileTypes)
+        result.errors.append(
+            Issue("error", f"{filename} is not an XLSForm file; use one of: {supported}.")
+        )
+        return result
+    warnings: list[str] = []
+    definition = Definition(
+        data=io.BytesIO(xlsform), file_type=file_type, file_path_stem=PurePath(filename).stem
+    )
+    try:
+        converted = convert(definition, warnings=warnings)
+    except PyXFormError as exc:
+        result.errors.append(parse_issue(str(exc), "error", exc.context))
+    except Exception as exc:  # pyxform lets reader errors of broken files escape as-is
+        result.errors.append(
+            Issue("error", f"The file could not be read as an XLSForm ({exc.__class__.__name__}).")
+        )
+    else:
+        result.xform = converted.xform.encode("utf-8")
+        if converted.itemsets is not None:
+            result.itemsets = converted.itemsets.encode("utf-8")
+    result.warnings = [parse_issue(w, "warning") for w in warnings]
+    if result.xform is None:
+        return result
+    try:
+        result.info = read_form(result.xform)
+    except XmlError as exc:
+        result.errors.append(Issue("error", f"The compiled XForm is not usable: {exc.message}"))
+        return result
+    if len(result.info.xml_form_id) > MAX_ID_LENGTH:
+        result.errors.append(
+            Issue("error", f"The form_id is longer than {MAX_ID_LENGTH} characters.", "settings")
+        )
+    if len(result.info.version) > MAX_ID_LENGTH:
+        result.errors.append(
+            Issue("error", f"The version is longer than {MAX_ID_LENGTH} characters.", "settings")
+        )
+    return result
+
+
+class PublishError(Exception):
+    """The form was not published; `issues` says why, in the form author's terms."""
+
+    def __init__(self, issues: list[Issue], warnings: list[Issue] | None = None) -> None:
+        super().__init__("; ".join(str(i) for i in issues))
+        self.issues = issues
+        self.warnings = warnings or []
+
+
+@dataclass
+class PublishResult:
+    form: Form
+    version: FormVersion
+    status: str  # "created" | "new_version" | "unchanged"
+    warnings: list[Issue] = field(default_factory=list)
+    # Supplied media whose content differed from the stored copy of an unchanged version.
+    media_updated: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _MediaContent:
+    filename: str
+    kind: str
+    data: bytes
+    content_type: str
+
+
+def content_type_for(filename: str) -> str:
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    guessed, _ = mimetypes.guess_type(filename)
+    return guessed or "application/octet-stream"
+
+
+def _collect_media(
+    compiled: CompileResult, session: Session, media: dict[str, bytes]
+) -> list[_MediaContent]:
+    assert compiled.info is not None
+    wanted = compiled.info.media
+    generated = None
+    contents: list[_MediaContent] = []
+    missing: list[str] = []
+    for filename in wanted:
+        if is_orgunit_file(filename):
+            if generated is None:
+                generated = generate_orgunit_files(session)
+            contents.append(
+                _MediaContent(filename, ORGUNIT_KIND, generated[filename].data, CSV_TYPE)
+            )
+        elif filename in media:
+            contents.append(
+                _MediaContent(filename, "file", media[filename], content_type_for(filename))
+            )
+        elif filename == "itemsets.csv" and compiled.itemsets is not None:
+            contents.append(_MediaContent(filename, "file", compiled.itemsets, CSV_TYPE))
+        else:
+            missing.append(filename)
+    if missing:
+        raise PublishError(
+            [
+                Issue(
+                    "error",
+                    f"The form uses the media file {name}, which was not supplied: put it beside "
+                    "the XLSForm (or upload it with the form).",
+                )
+                for name in missing
+            ],
+            compiled.warnings,
+        )
+    return contents
+
+
+def _store_media(blobs: BlobStore, item: _MediaContent) -> MediaFile:
+    sha256, size = blobs.put_bytes(item.data)
+    return MediaFile(
+        filename=item.filename,
+        content_type=item.content_type,
+        kind=item.kind,
+        size=size,
+        md5=hashlib.md5(item.data, usedforsecurity=False).hexdigest(),
+        sha256=sha256,
+        updated_at=utcnow(),
+    )
+
+
+def publish_xlsform(
+    session: Session,
+    blobs: BlobStore,
+    xlsform: bytes,
+    filename: str,
+    media: Mapping[str, bytes] | None = None,
+    actor: User | None = None,
+) -> PublishResult:
+    """Compile and publish one XLSForm in the caller's transaction. Raises PublishError."""
+    compiled = compile_xlsform(xlsform, filename)
+    if not compiled.ok:
+        raise PublishError(compiled.errors, compiled.warnings)
+    assert compiled.info is not None and compiled.xform is not None
+    info, xform = compiled.info, compiled.xform
+    contents = _collect_media(compiled, session, media or {})
+    md5 = hashlib.md5(xform, usedforsecurity=False).hexdigest()
+
+    form = session.scalar(
+        select(Form).where(Form.xml_form_id == info.xml_form_id).with_for_update()
+    )
+    if form is not None:
+        same_version = session.scalar(
+            select(FormVersion).where(
+                FormVersion.form_id == form.id, FormVersion.version == info.version
+            )
+        )
+        if same_version is not None:
+            return _republish(session, blobs, form, same_version, xform, contents, compiled)
+
+    now = utcnow()
+    status = "new_version"
+    if form is None:
+        form = Form(xml_form_id=info.xml_form_id, title=info.title)
+        session.add(form)
+        session.flush()
+        status = "created"
+    version = FormVersion(
+        form_id=form.id,
+        version=info.version,
+        title=info.title,
+        state=VersionState.open,
+        xlsform=xlsform,
+        xlsform_filename=filename,
+        xform=xform,
+        md5=md5,
+        schema=info.fields,
+        published_at=now,
+    )
+    version.media = [_store_media(blobs, item) for item in contents]
+    session.add(version)
+    session.flush()
+    previous = session.scalars(
+        select(FormVersion).where(
+            FormVersion.form_id == form.id,
+            FormVersion.state == VersionState.open,
+            FormVersion.id != version.id,
+        )
+    )
+    for older in previous:
+        older.state = VersionState.closing
+    form.current_version = version
+    form.title = info.title
+    session.add(
+        AuditEvent(
+            actor_id=actor.id if actor is not None else None,
+            action="form.publish",
+            target_type="form",
+            target_id=info.xml_form_id,
+            details={
+                "version": info.version,
+                "status": status,
+                "md5": md5,
+                "filename": filename,
+                "media": sorted(item.filename for item in contents),
+            },
+        )
+    )
+    session.flush()
+    return PublishResult(form, version, status, compiled.warnings)
+
+
+def _republish(
+    session: Session,
+    blobs: BlobStore,
+    form: Form,
+    existing: FormVersion,
+    xform: bytes,
+    contents: list[_MediaContent],
+    compiled: CompileResult,
+) -> PublishResult:
+    info = compiled.info
+    assert info is not None
+    label = f"version {info.version!r}" if info.version else "no version"
+    if existing.xform != xform:
+        raise PublishError(
+            [
+                Issue(
+                    "error",
+                    f"The form {info.xml_form_id} was already published with {label} and this "
+                    "file changes it: a changed form must carry a new version: set "
+                    "settings/version (for example to today's date, 2024061501).",
+                    "settings",
+                )
+            ],
+            compiled.warnings,
+        )
+    if form.current_version_id != existing.id:
+        raise PublishError(
+            [
+                Issue(
+                    "error",
+                    f"{label.capitalize()} of {info.xml_form_id} is an older version that a newer "
+                    "one replaced; to bring it back, publish it with a new version: set "
+                    "settings/version.",
+                    "settings",
+                )
+            ],
+            compiled.warnings,
+        )
+    # The XForm is the same, but a supplied image or CSV may have been corrected: take it, so
+    # phones fetch it through the manifest without a new form version.
+    by_name = {m.filename: m for m in existing.media}
+    updated: list[str] = []
+    for item in contents:
+        if item.kind == ORGUNIT_KIND:
+            continue
+        current = by_name.get(item.filename)
+        sha256 = hashlib.sha256(item.data).hexdigest()
+        if current is None:
+            existing.media.append(_store_media(blobs, item))
+            updated.append(item.filename)
+        elif current.sha256 != sha256:
+            fresh = _store_media(blobs, item)
+            current.sha256, current.md5, current.size = fresh.sha256, fresh.md5, fresh.size
+            current.content_type = fresh.content_type
+            current.updated_at = fresh.updated_at
+            updated.append(item.filename)
+    refresh_orgunit_media(session, blobs)
+    session.flush()
+    return PublishResult(form, existing, "unchanged", compiled.warnings, updated)
