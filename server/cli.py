@@ -27,6 +27,16 @@ def _register() -> None:
     from server.commands.db import db
 
     main.add_command(db)
+    main.add_command(_group("forms"))
+    main.add_command(_group("users"))
+    main.add_command(_group("org"))
+
+
+def _group(name: str) -> click.Command:
+    """The click group named `name` in server/commands/<name>.py."""
+    import importlib
+
+    return getattr(importlib.import_module(f"server.commands.{name}"), name)
 
 
 _register()
