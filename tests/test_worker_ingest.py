@@ -1,0 +1,145 @@
+"""The unit of work behind the process_submission task, on PostgreSQL and on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
+
+from server.db import Database
+from server.models import Submission, SubmissionRow
+from server.models.submissions import ProcessingStatus
+from server.settings import Settings
+from tests.test_worker_support import add_form, add_submission, mini_xml
+from workers.ingest import Outcome, process_submission
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest) -> Iterator[Database]:
+    fixture = "settings" if request.param == "postgresql" else "sqlite_settings"
+    settings: Settings = request.getfixturevalue(fixture)
+    db = Database(settings.database_url)
+    yield db
+    db.dispose()
+
+
+def _run(db: Database, submission_id: int) -> Outcome:
+    with db.session() as session:
+        return process_submission(session, submission_id)
+
+
+def _state(db: Database, submission_id: int) -> tuple[Submission, list[SubmissionRow]]:
+    with db.session() as session:
+        sub = session.get(Submission, submission_id)
+        assert sub is not None
+        rows = list(
+            session.scalars(
+                select(SubmissionRow)
+                .where(SubmissionRow.submission_id == submission_id)
+                .order_by(SubmissionRow.id)
+            )
+        )
+        return sub, rows
+
+
+def test_a_valid_submission_is_processed_into_rows(database: Database) -> None:
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, mini_xml("uuid:a", "30", ("P1", "P2")), "uuid:a")
+    assert _run(database, sid) is Outcome.processed
+    sub, rows = _state(database, sid)
+    assert sub.processing_status is ProcessingStatus.processed
+    assert sub.processed_at is not None and sub.failure_reason is None
+    assert sub.attempts == 1
+    assert [(r.repeat_path, r.position, r.data) for r in rows] == [
+        ("", 0, {"pupils": 30, "meta/instanceID": "uuid:a"}),
+        ("/data/classes", 1, {"cname": "P1"}),
+        ("/data/classes", 2, {"cname": "P2"}),
+    ]
+
+
+def test_an_invalid_submission_fails_with_every_reason_and_no_rows(database: Database) -> None:
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, mini_xml("uuid:b", "many", ("",)), "uuid:b")
+    assert _run(database, sid) is Outcome.failed
+    sub, rows = _state(database, sid)
+    assert sub.processing_status is ProcessingStatus.failed
+    assert sub.failure_reason == (
+        "pupils: 'many' is not a whole number\n"
+        "classes[1]/cname: an answer is required, but none was given"
+    )
+    assert sub.attempts == 1
+    assert rows == []
+
+
+def test_a_second_delivery_changes_nothing(database: Database) -> None:
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, mini_xml("uuid:c"), "uuid:c")
+    assert _run(database, sid) is Outcome.processed
+    first, first_rows = _state(database, sid)
+    assert _run(database, sid) is Outcome.skipped
+    again, again_rows = _state(database, sid)
+    assert (again.attempts, again.processed_at) == (first.attempts, first.processed_at)
+    assert [r.id for r in again_rows] == [r.id for r in first_rows]
+
+
+def test_reprocessing_replaces_the_rows_instead_of_adding_to_them(database: Database) -> None:
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, mini_xml("uuid:d", classes=("P1", "P2")), "uuid:d")
+    _run(database, sid)
+    with database.session() as session:
+        sub = session.get(Submission, sid)
+        assert sub is not None
+        sub.processing_status = ProcessingStatus.received
+    assert _run(database, sid) is Outcome.processed
+    sub, rows = _state(database, sid)
+    assert len(rows) == 3
+    assert sub.attempts == 2
+
+
+def test_an_unknown_submission_is_skipped(database: Database) -> None:
+    assert _run(database, 987654) is Outcome.skipped
+
+
+def test_a_row_locked_by_another_worker_is_left_to_it(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            version = add_form(session)
+            sid = add_submission(session, version, mini_xml("uuid:e"), "uuid:e")
+        with database.session() as holder:
+            holder.execute(select(Submission).where(Submission.id == sid).with_for_update())
+            assert _run(database, sid) is Outcome.skipped
+        sub, rows = _state(database, sid)
+        assert sub.processing_status is ProcessingStatus.received
+        assert (sub.attempts, rows) == (0, [])
+    finally:
+        database.dispose()
+
+
+def test_a_database_lost_mid_task_leaves_the_submission_waiting(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    admin = create_engine(settings.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with database.session() as session:
+            version = add_form(session)
+            sid = add_submission(session, version, mini_xml("uuid:f"), "uuid:f")
+        with pytest.raises(OperationalError), database.session() as session:
+            assert process_submission(session, sid) is Outcome.processed
+            pid = session.scalar(text("SELECT pg_backend_pid()"))
+            with admin.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        sub, rows = _state(database, sid)
+        assert sub.processing_status is ProcessingStatus.received
+        assert (sub.attempts, rows) == (0, [])
+        with database.session() as session:
+            total = session.scalar(select(func.count()).select_from(SubmissionRow))
+        assert total == 0
+    finally:
+        admin.dispose()
+        database.dispose()

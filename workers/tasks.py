@@ -1,0 +1,53 @@
+"""Celery tasks, by the names the server sends (server/task_queue.py). Thin: IDs in, work done
+by workers/ingest.py and workers/sweeper.py in one transaction each."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app, shared_task
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from server.task_queue import PROCESS_SUBMISSION, SWEEP
+from workers import ingest, runtime, sweeper
+
+log = logging.getLogger(__name__)
+
+# The database went away, a connection broke, the pool ran dry, a deadlock or serialisation
+# failure (psycopg reports those as OperationalError), or SQLite was busy: all worth a retry.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+@shared_task(
+    name=PROCESS_SUBMISSION,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT_DB_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    # About an hour of retries; after that the row is still `received` and the sweeper sends
+    # the task again once the database is back.
+    max_retries=12,
+)
+def process_submission(submission_id: int) -> str:
+    with runtime.database().session() as session:
+        return ingest.process_submission(session, int(submission_id)).value
+
+
+def _send_process(submission_id: int) -> bool:
+    try:
+        current_app.send_task(PROCESS_SUBMISSION, args=[submission_id], retry=False)
+    except Exception as exc:  # the broker is unreachable; the next sweep tries again
+        log.warning(
+            "could not send %s for submission %s: %s", PROCESS_SUBMISSION, submission_id, exc
+        )
+        return False
+    return True
+
+
+@shared_task(name=SWEEP, ignore_result=True, autoretry_for=(), acks_late=False)
+def sweep() -> int:
+    # Not acks_late: a sweep lost with its worker is simply done by the next beat.
+    return sweeper.sweep(runtime.database(), runtime.settings().sweep_grace, _send_process)
