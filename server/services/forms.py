@@ -151,7 +151,15 @@ def compile_xlsform(xlsform: bytes, filename: str) -> CompileResult:
     try:
         converted = convert(definition, warnings=warnings)
     except PyXFormError as exc:
-        result.errors.append(parse_issue(str(exc), "error", exc.context))
+        if str(exc).startswith("Argument 'definition' was not recognized"):
+            # pyxform's wording is meant for programmers calling it.
+            message = (
+                f"The file could not be read as an XLSForm: it is not a valid {file_type.value} "
+                "file."
+            )
+            result.errors.append(Issue("error", message))
+        else:
+            result.errors.append(parse_issue(str(exc), "error", exc.context))
     except Exception as exc:  # pyxform lets reader errors of broken files escape as-is
         result.errors.append(
             Issue("error", f"The file could not be read as an XLSForm ({exc.__class__.__name__}).")
