@@ -9,6 +9,7 @@ submit it. `write_org_csvs` writes the choice files the server attaches to the f
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import shutil
 import subprocess
@@ -124,3 +125,14 @@ def fill_form(xform_path: Path, media_dir: Path, answers: dict[str, Any]) -> byt
     if proc.returncode != 0:
         raise EngineError(proc.stderr.decode("utf-8", "replace").strip() or "engine failed")
     return proc.stdout
+
+
+@functools.cache
+def compiled_forms() -> dict[str, tuple[Path, str, tuple[str, ...]]]:
+    """Every shipped form compiled once per test session: form_id -> (xlsx, XForm, warnings).
+    The form_id is the .xlsx file name, which the forms tests check against settings."""
+    out: dict[str, tuple[Path, str, tuple[str, ...]]] = {}
+    for xlsx in sorted(FORMS_DIR.glob("*.xlsx")):
+        xform, warnings = compile_form(xlsx)
+        out[xlsx.stem] = (xlsx, xform, tuple(warnings))
+    return out
