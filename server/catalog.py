@@ -211,9 +211,11 @@ def parse_expression(source: str | Number) -> Node:
     text = _rename_if(source)
     try:
         tree = ast.parse(text, mode="eval")
+        return _convert(tree.body, source.strip())
     except SyntaxError as exc:
         raise ExpressionError(f"cannot read {source.strip()!r}: {exc.msg}") from None
-    return _convert(tree.body, source.strip())
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"the expression is nested too deeply: {source[:60]!r}...") from None
 
 
 def _convert(node: ast.AST, source: str) -> Node:
@@ -347,7 +349,7 @@ def _describe(entry: dict[str, Any]) -> str:
         return "a calculate field (text in the XForm; refer to the questions it adds up)"
     if entry.get("select"):
         return f"a select_{entry['select']} question"
-    return f"a {entry.get('type', 'text')} question"
+    return f"a question of type {entry.get('type', 'string')}"
 
 
 def _check(node: Node, scope: _Scope, repeat: str | None) -> tuple[Node, str, str | None]:
