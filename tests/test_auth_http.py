@@ -149,3 +149,15 @@ def test_in_scope_compares_paths(db, people) -> None:  # type: ignore[no-untyped
     assert not in_scope(ann, units["S2"]) and not in_scope(ann, units["UG-C"])
     assert in_scope(sam, units["S2"]) and not in_scope(sam, units["D2"])
     assert in_scope(admin, units["UG"])
+
+
+def test_web_session_hook_authenticates_without_headers(app, client, db, people) -> None:  # type: ignore[no-untyped-def]
+    from server.auth import set_session_user_loader
+
+    assert client.head("/submission").status_code == 401
+    set_session_user_loader(app, lambda: db.get(User, people["sam"]))
+    assert client.head("/submission").status_code == 204
+    user = db.get(User, people["sam"])
+    user.active = False
+    db.commit()
+    assert client.head("/submission").status_code == 401
