@@ -76,17 +76,19 @@ const setLeaf = (node, value, where) => {
   }
   switch (node.nodeType) {
     case 'select': {
-      if (node.selectType === 'select') {
-        const values = Array.isArray(value) ? value : String(value).split(/\s+/).filter(Boolean);
-        node.selectValues(values.map(String));
-      } else {
-        node.selectValue(value === null ? null : String(value));
-      }
+      // Check against the choices offered now (after choice filters), as a phone would show
+      // them: the engine ignores a value that is not offered.
+      const values = Array.isArray(value) ? value : String(value).split(/\s+/).filter(Boolean);
       const options = state.valueOptions.map((item) => item.value);
-      for (const chosen of node.currentState.value) {
+      for (const chosen of values.map(String)) {
         if (!options.includes(chosen)) {
           fail(`${where}: ${JSON.stringify(chosen)} is not one of the choices offered`);
         }
+      }
+      if (node.selectType === 'select') {
+        node.selectValues(values.map(String));
+      } else {
+        node.selectValue(values.length ? String(values[0]) : null);
       }
       break;
     }
