@@ -30,6 +30,7 @@ def _register() -> None:
     main.add_command(_group("forms"))
     main.add_command(_group("users"))
     main.add_command(_group("org"))
+    main.add_command(_group("serve"))
 
 
 def _group(name: str) -> click.Command:

@@ -1,0 +1,133 @@
+"""The one-command mode: a Celery worker (with beat) supervised beside the web server.
+
+`dmip serve` runs the web app in its own process and starts the worker as a child process with
+the same environment, so the code paths are the production ones: the web process sends tasks
+through the filesystem broker in the data directory, the worker processes them, beat runs the
+sweeper. The child is stopped with the server (Ctrl-C, SIGTERM) and restarted a few times if it
+dies on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from server.settings import Settings
+
+# How often a worker that keeps dying is started again before the server gives up on it.
+MAX_RESTARTS = 5
+RESTART_DELAY_SECONDS = 2.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+def worker_command(settings: Settings) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.celery_app",
+        "worker", "--beat", "--pool=solo", "--concurrency=1", "--loglevel=INFO",
+        "--schedule", str(settings.data_dir / "celerybeat-schedule"),
+        # Gossip, mingle and heartbeats talk to other workers over broadcast queues; there are
+        # none, and the filesystem transport has no broadcast.
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+
+
+def worker_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The server's environment, with the resolved data directory and database made explicit,
+    so the worker finds the same SQLite file and queue whatever its working directory."""
+    env = dict(os.environ if base is None else base)
+    env["DMIP_DATA_DIR"] = str(settings.data_dir)
+    env["DMIP_DATABASE_URL"] = settings.database_url
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class WorkerSupervisor:
+    """Starts the worker, restarts it if it exits on its own, and stops it on request."""
+
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        say: Callable[[str], None],
+        max_restarts: int = MAX_RESTARTS,
+        restart_delay: float = RESTART_DELAY_SECONDS,
+    ) -> None:
+        self.command = command
+        self.env = env
+        self.log_path = log_path
+        self.say = say
+        self.max_restarts = max_restarts
+        self.restart_delay = restart_delay
+        self.restarts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="worker-watcher", daemon=True)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._spawn()
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        # In its own process group: Ctrl-C in the terminal reaches only the server, which then
+        # stops the worker itself, rather than racing the watcher into a restart.
+        group: dict[str, object] = (
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+            if sys.platform == "win32"
+            else {"start_new_session": True}
+        )
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, **group
+            )
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            with self._lock:
+                process = self._process
+                if self._stopping.is_set() or process is None or process.poll() is None:
+                    continue
+                if self.restarts >= self.max_restarts:
+                    self.say(
+                        f"The worker stopped again (exit code {process.returncode}) after "
+                        f"{self.restarts} restarts; submissions are still received and stored, "
+                        f"but are not processed until dmip serve is restarted. "
+                        f"See {self.log_path}."
+                    )
+                    return
+                self.restarts += 1
+                self.say(
+                    f"The worker stopped (exit code {process.returncode}); restarting it "
+                    f"({self.restarts} of {self.max_restarts}). See {self.log_path}."
+                )
+            time.sleep(self.restart_delay)
+            with self._lock:
+                if not self._stopping.is_set():
+                    self._spawn()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop the worker: a warm shutdown first (it finishes its task), killed if it hangs."""
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=5)
