@@ -9,7 +9,9 @@ dies on its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -107,6 +109,7 @@ class WorkerSupervisor:
                         f"See {self.log_path}."
                     )
                     return
+                _kill_leftovers(process)
                 self.restarts += 1
                 self.say(
                     f"The worker stopped (exit code {process.returncode}); restarting it "
@@ -129,5 +132,16 @@ class WorkerSupervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None:
+            _kill_leftovers(process)
         if self._watcher.is_alive():
             self._watcher.join(timeout=5)
+
+
+def _kill_leftovers(process: subprocess.Popen[bytes]) -> None:
+    """Kill what the worker left behind (its embedded beat process, if the worker itself was
+    killed). The worker leads its own process group, so that is every process in it."""
+    if sys.platform == "win32":
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
