@@ -106,10 +106,17 @@ def load_answers(form_id: str) -> dict[str, Any]:
     return data
 
 
-def fill_form(xform_path: Path, media_dir: Path, answers: dict[str, Any]) -> bytes:
+def fill_form(
+    xform_path: Path,
+    media_dir: Path,
+    answers: dict[str, Any],
+    attachments_dir: Path | None = None,
+) -> bytes:
     """The engine's own submission XML for `answers` (question name -> value, repeats as lists
-    of objects). Raises EngineError when the engine rejects the form or an answer, or when
-    required answers are missing."""
+    of objects, an image question -> absolute path of a file). With `attachments_dir`, the
+    engine's attachment files are written there under the names the XML uses. Raises
+    EngineError when the engine rejects the form or an answer, or when required answers are
+    missing."""
     reason = engine_unavailable()
     if reason:
         raise EngineError(reason)
@@ -117,7 +124,14 @@ def fill_form(xform_path: Path, media_dir: Path, answers: dict[str, Any]) -> byt
         answers_path = Path(tmp) / "answers.json"
         answers_path.write_text(json.dumps(answers), encoding="utf-8")
         proc = subprocess.run(
-            ["node", str(ENGINE_DIR / "fill.mjs"), str(xform_path), str(media_dir), answers_path],
+            [
+                "node",
+                str(ENGINE_DIR / "fill.mjs"),
+                str(xform_path),
+                str(media_dir),
+                str(answers_path),
+                *([str(attachments_dir)] if attachments_dir is not None else []),
+            ],
             cwd=ENGINE_DIR,
             capture_output=True,
             check=False,

@@ -190,3 +190,24 @@ def test_fixtures_are_valid_json_for_each_form() -> None:
             )
         )
         assert data["cycle"] == "2026/27"
+
+
+def test_evidence_photos_travel_as_attachments(
+    media_dir: Path, xform_dir: Path, tmp_path: Path
+) -> None:
+    photo = tmp_path / "register.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + b"attendance register" * 20 + b"\xff\xd9")
+    out = tmp_path / "attachments"
+    out.mkdir()
+    answers = {**load_answers("dmip_school"), "attendance_photo": str(photo)}
+    payload = parse(fill_form(xform_dir / "dmip_school.xml", media_dir, answers, out))
+    name = payload.find("teachers/attendance_photo").text
+    assert name and name.endswith(".jpg")
+    assert (out / name).read_bytes() == photo.read_bytes()
+    assert [p.name for p in out.iterdir()] == [name]
+
+
+def test_an_unreadable_photo_is_reported(media_dir: Path, xform_dir: Path) -> None:
+    answers = {**load_answers("dmip_school"), "attendance_photo": "/nonexistent/photo.jpg"}
+    with pytest.raises(EngineError, match=r"attendance_photo: .* is not a readable file"):
+        fill_form(xform_dir / "dmip_school.xml", media_dir, answers)

@@ -1,18 +1,20 @@
 // Fill an XForm with the ODK XForms engine (the engine of ODK Web Forms) and print the
 // submission XML the engine itself serialises.
 //
-// usage: node fill.mjs FORM.xml MEDIA_DIR ANSWERS.json
+// usage: node fill.mjs FORM.xml MEDIA_DIR ANSWERS.json [ATTACHMENTS_OUT_DIR]
 //
 // ANSWERS.json maps question names to values: {"district": "UG-101", "pupils_p1_boys": 40}.
 // A repeat's name maps to a list of objects, one per repeat instance:
 // {"staff": [{"post": "nurse", "filled": 3}, ...]}. select_multiple values are arrays or
-// space-separated strings.
+// space-separated strings. An image (or other upload) question takes the path of a file; with
+// ATTACHMENTS_OUT_DIR the engine's attachment files are written there under the names the
+// submission XML gives them, ready for a multipart POST.
 //
 // The harness is strict so fixtures cannot rot silently: an answer for a question that does
 // not exist or is not relevant, a value the engine rejects, or a form that still has required
 // or constraint violations after filling, all exit with status 1 and a message on stderr.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
@@ -35,7 +37,7 @@ const fail = (message) => {
   process.exit(1);
 };
 
-const [formPath, mediaDir, answersPath] = process.argv.slice(2);
+const [formPath, mediaDir, answersPath, attachmentsOut] = process.argv.slice(2);
 if (!formPath || !mediaDir || !answersPath) {
   fail('usage: node fill.mjs FORM.xml MEDIA_DIR ANSWERS.json');
 }
@@ -65,6 +67,29 @@ const root = instance.root;
 const nameOf = (node) => node.definition.nodeset.split('/').pop();
 
 const used = new Set();
+
+const uploads = new Map();
+for (const value of collectUploadPaths(answers)) {
+  try {
+    uploads.set(value, new File([await readFile(value)], path.basename(value)));
+  } catch {
+    // Not a readable file: setLeaf reports it if it was meant for an upload question.
+  }
+}
+
+function collectUploadPaths(scope) {
+  const found = [];
+  for (const value of Object.values(scope)) {
+    if (Array.isArray(value)) {
+      for (const item of value) {
+        if (item && typeof item === 'object') found.push(...collectUploadPaths(item));
+      }
+    } else if (typeof value === 'string' && value.startsWith('/')) {
+      found.push(value);
+    }
+  }
+  return found;
+}
 
 const setLeaf = (node, value, where) => {
   const state = node.currentState;
@@ -98,6 +123,14 @@ const setLeaf = (node, value, where) => {
     case 'trigger':
       node.setValue(Boolean(value));
       break;
+    case 'upload': {
+      const file = uploads.get(value);
+      if (!file) {
+        fail(`${where}: ${JSON.stringify(value)} is not a readable file (give an absolute path)`);
+      }
+      node.setValue(file);
+      break;
+    }
     default:
       fail(`${where}: questions of type ${node.nodeType} cannot be answered by this harness`);
   }
@@ -176,5 +209,12 @@ if (payload.status !== 'ready') {
   });
   fail(`the form is not ready to submit: ${problems.join('; ')}`);
 }
-const xml = await payload.data[0].get('xml_submission_file').text();
-process.stdout.write(xml);
+const data = payload.data[0];
+if (attachmentsOut) {
+  for (const [name, file] of data.entries()) {
+    if (name !== 'xml_submission_file') {
+      await writeFile(path.join(attachmentsOut, name), Buffer.from(await file.arrayBuffer()));
+    }
+  }
+}
+process.stdout.write(await data.get('xml_submission_file').text());
