@@ -1,4 +1,4 @@
-"""evaluate(): the catalog's expression language on one submission's values."""
+"""server.expressions: the catalog's expression language on one submission's values."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.catalog import ExpressionError, Sum, evaluate, parse_expression, row_values_for_form
+from server.expressions import (
+    ExpressionError,
+    Sum,
+    evaluate,
+    parse_expression,
+    row_values_for_form,
+)
 from server.xform.safe_xml import parse
 
 ROW: dict[str, Any] = {
