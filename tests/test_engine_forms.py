@@ -211,3 +211,10 @@ def test_an_unreadable_photo_is_reported(media_dir: Path, xform_dir: Path) -> No
     answers = {**load_answers("dmip_school"), "attendance_photo": "/nonexistent/photo.jpg"}
     with pytest.raises(EngineError, match=r"attendance_photo: .* is not a readable file"):
         fill_form(xform_dir / "dmip_school.xml", media_dir, answers)
+
+
+def test_a_department_is_listed_once(media_dir: Path, xform_dir: Path) -> None:
+    answers = load_answers("dmip_district_profile")
+    answers["staffing"][2]["department"] = "health"
+    with pytest.raises(EngineError, match="department is already listed"):
+        fill_form(xform_dir / "dmip_district_profile.xml", media_dir, answers)

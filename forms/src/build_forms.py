@@ -272,7 +272,15 @@ def district_profile() -> dict[str, Any]:
             "staffing",
             "Staffing by department",
             [
-                q("select_one department", "department", "Department", required="yes"),
+                q(
+                    "select_one department",
+                    "department",
+                    "Department",
+                    required="yes",
+                    # Each department once, so sums by department are not double counted.
+                    constraint="count(../../staffing[department = current()]) = 1",
+                    message="This department is already listed.",
+                ),
                 count("approved_posts", "Approved posts (establishment)", maximum=5000),
                 count("filled_posts", "Filled posts", maximum=5000),
             ],
