@@ -11,11 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.expressions import (
+    Arith,
+    Compare,
+    Const,
     ExpressionError,
+    If,
+    Node,
+    Ref,
     Sum,
     evaluate,
     parse_expression,
     row_values_for_form,
+    unparse,
 )
 from server.xform.safe_xml import parse
 
@@ -173,3 +180,33 @@ def test_any_text_either_parses_or_raises_expression_error(text: str) -> None:
 def test_absurdly_deep_expressions_are_refused_not_crashing() -> None:
     with pytest.raises(ExpressionError, match="nested too deeply"):
         parse_expression(" + ".join(["x"] * 20000))
+
+
+numbers: st.SearchStrategy[Node] = st.one_of(
+    st.integers(min_value=-50, max_value=50).map(Const),
+    st.sampled_from(["pupils", "teachers", "zero", "empty", "missing"]).map(Ref),
+)
+trees: st.SearchStrategy[Node] = st.recursive(
+    numbers,
+    lambda inner: st.one_of(
+        st.builds(Arith, st.sampled_from("+-*/"), inner, inner),
+        st.builds(
+            If,
+            st.builds(Compare, st.sampled_from(["<", "==", ">="]), inner, inner),
+            inner,
+            inner,
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@given(trees)
+def test_unparse_round_trips(node: Node) -> None:
+    """The text form of an expression means the same as the expression."""
+    again = parse_expression(unparse(node))
+    first, second = evaluate(node, ROW), evaluate(again, ROW)
+    if isinstance(first, float) and isinstance(second, float):
+        assert math.isclose(first, second, rel_tol=1e-9, abs_tol=1e-9)
+    else:
+        assert first == second
