@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from server.db import Database
 from server.models import Submission, SubmissionRow
@@ -236,3 +237,41 @@ def test_with_the_broker_down_the_sweeper_delivers_the_work_once_it_returns(
         wait_for(_all_done(database, ids), "the sweeper to deliver 6 submissions", logs)
     # With no grace the sweeper may send a task twice before it runs; processing is idempotent.
     assert set(_statuses(database, ids).values()) == {(ProcessingStatus.processed, 1)}
+
+
+def test_a_task_that_finds_the_database_away_retries_until_it_returns(
+    settings: Settings, database: Database, tmp_path: Path
+) -> None:
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, mini_xml("uuid:r"), "uuid:r")
+    database.dispose()
+    name = make_url(settings.database_url).database
+    admin = create_engine(
+        make_url(settings.database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    # A private broker, so the only task on it is this one and its retries.
+    port = _free_port()
+    settings = settings.with_overrides(broker_url=f"redis://127.0.0.1:{port}/0")
+    log = tmp_path / "worker.log"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        with private_redis(port, tmp_path / "redis.log"), worker(settings, log, "--pool=solo"):
+            assert TaskSender(settings).send(PROCESS_SUBMISSION, sid)
+            wait_for(lambda: "Retry in" in log.read_text(), "the task to be retried", [log])
+            with admin.connect() as conn:
+                conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            wait_for(_all_done(database, [sid]), "the retried task to succeed", [log])
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    assert _statuses(database, [sid]) == {sid: (ProcessingStatus.processed, 1)}

@@ -27,8 +27,9 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
     retry_backoff=True,
     retry_backoff_max=600,
     retry_jitter=True,
-    # About an hour of retries; after that the row is still `received` and the sweeper sends
-    # the task again once the database is back.
+    # Waits of 1, 2, 4 ... seconds, at most 10 minutes each (jittered): about half an hour in
+    # all. After that the row is still `received` and the sweeper sends the task again once
+    # the database is back.
     max_retries=12,
 )
 def process_submission(submission_id: int) -> str:
