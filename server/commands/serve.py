@@ -69,8 +69,8 @@ def serve(
     # SIGTERM (a service manager, `kill`) stops the server like Ctrl-C: waitress ends its loop
     # on KeyboardInterrupt, and the worker is stopped below.
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    supervisor.start()
     try:
+        supervisor.start()
         _banner(host, port, logins, str(log_path))
         server.run()
     finally:
