@@ -13,7 +13,7 @@ from urllib.parse import quote
 from flask import Flask, Request, current_app
 from flask import request as flask_request
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from server.auth import digest
@@ -79,9 +79,13 @@ def challenge_headers(stale: bool = False) -> list[tuple[str, str]]:
 def _load_user(username: str) -> User | None:
     from server.app import db_session
 
-    # Scopes are loaded only if the handler asks for them (most requests never do).
-    return db_session().scalar(
-        select(User).where(User.username == username).options(lazyload(User.scopes))
+    # Scopes (with their org units) come in the same query: the receiver checks them on
+    # every submission that names a place, and a second round trip costs more than the join.
+    return (
+        db_session()
+        .scalars(select(User).where(User.username == username).options(joinedload(User.scopes)))
+        .unique()
+        .first()
     )
 
 

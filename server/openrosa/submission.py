@@ -37,8 +37,6 @@ XML_PART = "xml_submission_file"
 INCOMPLETE_PART = "*isIncomplete*"
 # Submission XML is text; anything bigger is not a form instance. Attachments may be larger.
 MAX_XML_BYTES = 16 * 1024 * 1024
-# Non-file fields are tiny ("*isIncomplete*"); keep them bounded in memory.
-MAX_FORM_MEMORY = 64 * 1024
 ACCEPTING = (VersionState.open, VersionState.closing)
 
 
@@ -56,7 +54,10 @@ def submission() -> Response:
             "submission.not_multipart",
             "A submission must be sent as multipart/form-data with an xml_submission_file part.",
         )
-    parts = parse_multipart(request, state().settings.uploads_dir, MAX_FORM_MEMORY)
+    # The app's form-memory limit bounds non-file fields. It must stay well above werkzeug's
+    # 64 KiB read size: the multipart decoder refuses a read when its carried-over buffer plus
+    # the new data exceed it, which binary attachments (photos) would otherwise trip.
+    parts = parse_multipart(request, state().settings.uploads_dir, request.max_form_memory_size)
     try:
         result = _accept(user, parts)
     finally:

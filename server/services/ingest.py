@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -120,6 +120,11 @@ def _write_rows(
 ) -> IngestResult:
     now = utcnow()
     meta = incoming.meta
+    if meta.deprecated_id is None:
+        # The common case, a new instance, costs one statement: insert unless it exists.
+        new_id = _insert_unless_exists(session, incoming, xml_sha256, stored, now)
+        if new_id is not None:
+            return IngestResult(new_id, Outcome.created, needs_processing=True)
     existing = _by_instance(session, incoming.form_id, meta.instance_id)
     if existing is not None:
         return _resend(existing, incoming, xml_sha256, stored, now)
@@ -190,6 +195,66 @@ def _write_rows(
     session.flush()
     outcome = Outcome.edited if previous is not None else Outcome.created
     return IngestResult(row.id, outcome, needs_processing=True)
+
+
+def _insert_unless_exists(
+    session: Session,
+    incoming: IncomingSubmission,
+    xml_sha256: str,
+    stored: list[_StoredBlob],
+    now: dt.datetime,
+) -> int | None:
+    """Insert the row with ON CONFLICT DO NOTHING; its id, or None if the instance exists.
+
+    A concurrent insert of the same instance makes this wait for that transaction and then
+    return None, so the caller goes on to treat it as a resend, with no exception involved.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    meta = incoming.meta
+    statement = (
+        dialect_insert(Submission)
+        .values(
+            form_id=incoming.form_id,
+            form_version_id=incoming.form_version_id,
+            instance_id=meta.instance_id,
+            instance_name=meta.instance_name,
+            submitter_id=incoming.submitter_id,
+            device_id=incoming.device_id,
+            org_unit_id=incoming.org_unit_id,
+            received_at=now,
+            updated_at=now,
+            xml=incoming.xml,
+            xml_sha256=xml_sha256,
+            incomplete=incoming.incomplete,
+            current=True,
+            enqueued_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["form_id", "instance_id"])
+        .returning(Submission.id)
+    )
+    new_id = session.execute(statement).scalar()
+    if new_id is not None and stored:
+        session.execute(
+            insert(Attachment),
+            [
+                {
+                    "submission_id": new_id,
+                    "name": blob.name,
+                    "content_type": blob.content_type,
+                    "size": blob.size,
+                    "sha256": blob.sha256,
+                    "received_at": now,
+                }
+                for blob in stored
+            ],
+        )
+    return new_id
 
 
 def _resend(
