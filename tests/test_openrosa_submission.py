@@ -248,3 +248,11 @@ def test_new_submission_wakes_the_worker(app, client, world, settings) -> None: 
     finally:
         broker.delete("celery")
         broker.close()
+
+
+def test_overlong_device_id_is_kept_to_the_column_width(client, world) -> None:  # type: ignore[no-untyped-def]
+    iid = new_instance_id()
+    response = post(client, instance(iid), query_string={"deviceID": "collect:" + "d" * 400})
+    assert response.status_code == 201
+    row = world.scalar(select(Submission).where(Submission.instance_id == iid))
+    assert row.device_id == ("collect:" + "d" * 400)[:255]

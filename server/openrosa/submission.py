@@ -168,7 +168,8 @@ def _accept(user: User, parts: Multipart) -> IngestResult:
         xml=pieces.xml,
         attachments=pieces.attachments,
         incomplete=pieces.incomplete,
-        device_id=(request.args.get("deviceID") or None),
+        # Collect names itself in the query string ("collect:abc..."); the column holds 255.
+        device_id=(request.args.get("deviceID") or "")[:255] or None,
         org_unit_id=org_unit_id,
     )
     return ingest_submission(session, blob_store(), incoming)
