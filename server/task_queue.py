@@ -42,13 +42,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     if settings.broker_url.startswith("filesystem://"):
         # The embedded mode: a queue of files in the data directory, no Redis needed.
         queue_dir = settings.data_dir / "queue"
-        for sub in ("in", "processed"):
+        for sub in ("in", "processed", "control"):
             (queue_dir / sub).mkdir(parents=True, exist_ok=True)
         config["broker_transport_options"] = {
             "data_folder_in": str(queue_dir / "in"),
             "data_folder_out": str(queue_dir / "in"),
             "processed_folder": str(queue_dir / "processed"),
             "store_processed": False,
+            # Without this kombu writes its control exchange into the current directory.
+            "control_folder": str(queue_dir / "control"),
         }
     return config
 
