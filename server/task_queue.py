@@ -36,7 +36,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_timeout": 2,
         "broker_transport_options": {"visibility_timeout": 3600},
         "beat_schedule": {
-            "sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval)},
+            "sweep": {
+                "task": SWEEP,
+                "schedule": float(settings.sweep_interval),
+                # A sweep nobody ran before the next one is due is worthless: while the worker
+                # is down they would pile up in the queue.
+                "options": {"expires": float(settings.sweep_interval)},
+            },
         },
     }
     if settings.broker_url.startswith("filesystem://"):

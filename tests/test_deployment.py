@@ -89,3 +89,13 @@ def test_dockerfile_copies_what_the_package_needs() -> None:
             assert (ROOT / path).exists(), f"Dockerfile copies {path}, which does not exist"
     for package in ("server", "workers", "forms"):
         assert f"COPY {package} " in dockerfile
+
+
+def test_unclaimed_sweeps_expire_instead_of_piling_up() -> None:
+    from server.task_queue import SWEEP, celery_config
+
+    settings = Settings.from_env(_env("beat")).with_overrides(sweep_interval=7)
+    entry = celery_config(settings)["beat_schedule"]["sweep"]
+    assert entry["task"] == SWEEP
+    assert entry["schedule"] == 7.0
+    assert entry["options"]["expires"] == 7.0
