@@ -17,7 +17,7 @@ import enum
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -151,23 +151,7 @@ def _write_rows(
                 deprecated_id=meta.deprecated_id,
             )
 
-    row = Submission(
-        form_id=incoming.form_id,
-        form_version_id=incoming.form_version_id,
-        instance_id=meta.instance_id,
-        deprecated_id=meta.deprecated_id,
-        instance_name=meta.instance_name,
-        submitter_id=incoming.submitter_id,
-        device_id=incoming.device_id,
-        org_unit_id=incoming.org_unit_id,
-        received_at=now,
-        updated_at=now,
-        xml=incoming.xml,
-        xml_sha256=xml_sha256,
-        incomplete=incoming.incomplete,
-        current=True,
-        enqueued_at=now,
-    )
+    row = Submission(**_new_row(incoming, xml_sha256, now), deprecated_id=meta.deprecated_id)
     attachments: dict[str, Attachment] = {}
     if previous is not None:
         row.supersedes_id = previous.id
@@ -216,25 +200,9 @@ def _insert_unless_exists(
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    meta = incoming.meta
     statement = (
         dialect_insert(Submission)
-        .values(
-            form_id=incoming.form_id,
-            form_version_id=incoming.form_version_id,
-            instance_id=meta.instance_id,
-            instance_name=meta.instance_name,
-            submitter_id=incoming.submitter_id,
-            device_id=incoming.device_id,
-            org_unit_id=incoming.org_unit_id,
-            received_at=now,
-            updated_at=now,
-            xml=incoming.xml,
-            xml_sha256=xml_sha256,
-            incomplete=incoming.incomplete,
-            current=True,
-            enqueued_at=now,
-        )
+        .values(**_new_row(incoming, xml_sha256, now))
         .on_conflict_do_nothing(index_elements=["form_id", "instance_id"])
         .returning(Submission.id)
     )
@@ -302,3 +270,23 @@ def _resend(
     if changed:
         existing.updated_at = now
     return IngestResult(existing.id, Outcome.resent, needs_processing=completed)
+
+
+def _new_row(incoming: IncomingSubmission, xml_sha256: str, now: dt.datetime) -> dict[str, Any]:
+    """Column values of a newly received submission (a first version or an edit)."""
+    return {
+        "form_id": incoming.form_id,
+        "form_version_id": incoming.form_version_id,
+        "instance_id": incoming.meta.instance_id,
+        "instance_name": incoming.meta.instance_name,
+        "submitter_id": incoming.submitter_id,
+        "device_id": incoming.device_id,
+        "org_unit_id": incoming.org_unit_id,
+        "received_at": now,
+        "updated_at": now,
+        "xml": incoming.xml,
+        "xml_sha256": xml_sha256,
+        "incomplete": incoming.incomplete,
+        "current": True,
+        "enqueued_at": now,
+    }
