@@ -3,7 +3,7 @@ forms.
 
 Each indicator is computed from the submissions of ONE form. Its `formula` holds a `numerator`,
 an optional `denominator` and an optional `filter`, written in the expression language of
-server/expressions.py (forms/README.md describes it for authors). `load_catalog` checks every
+server/expressions/ (forms/README.md describes it for authors). `load_catalog` checks every
 name, type, choice, repeat and key, and refuses the catalog with one message per problem naming
 the indicator and the part at fault.
 
