@@ -11,7 +11,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -47,6 +58,27 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+class ExactInt(TypeDecorator[int]):
+    """An integer of any size, exactly: NUMERIC on PostgreSQL (so sums can run in SQL), text on
+    SQLite, whose NUMERIC would round big values through a float."""
+
+    impl = Numeric(65, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(80))
+        return dialect.type_descriptor(Numeric(65, 0))
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return str(int(value)) if dialect.name == "sqlite" else int(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -58,6 +90,8 @@ intpk = Annotated[
 str64 = Annotated[str, mapped_column(String(64))]
 str255 = Annotated[str, mapped_column(String(255))]
 timestamp = Annotated[dt.datetime, mapped_column(UTCDateTime())]
+# JSONB on PostgreSQL: indicator queries read fields out of it without re-parsing text.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):

@@ -1,12 +1,14 @@
 """SQLAlchemy models. Importing this package registers every table on Base.metadata."""
 
+from server.models.aggregates import Aggregate
 from server.models.audit import AuditEvent
 from server.models.forms import Form, FormAssignment, FormVersion, MediaFile
 from server.models.org import OrgUnit
-from server.models.submissions import Attachment, Submission, SubmissionRow
+from server.models.submissions import Attachment, Submission, SubmissionReview, SubmissionRow
 from server.models.users import User, UserScope
 
 __all__ = [
+    "Aggregate",
     "Attachment",
     "AuditEvent",
     "Form",
@@ -15,6 +17,7 @@ __all__ = [
     "MediaFile",
     "OrgUnit",
     "Submission",
+    "SubmissionReview",
     "SubmissionRow",
     "User",
     "UserScope",
