@@ -24,20 +24,17 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from server.commands.db import db
-
-    main.add_command(db)
-    main.add_command(_group("forms"))
-    main.add_command(_group("users"))
-    main.add_command(_group("org"))
-    main.add_command(_group("serve"))
-
-
-def _group(name: str) -> click.Command:
-    """The click group named `name` in server/commands/<name>.py."""
+    """Every module server/commands/<name>.py defines a click command or group named <name>."""
     import importlib
+    import pkgutil
 
-    return getattr(importlib.import_module(f"server.commands.{name}"), name)
+    import server.commands
+
+    for info in sorted(pkgutil.iter_modules(server.commands.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"server.commands.{info.name}")
+        main.add_command(getattr(module, info.name))
 
 
 _register()
