@@ -12,6 +12,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from server.aggregation import store as aggregates
 from server.db import utcnow
 from server.models import Form, FormVersion, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
@@ -72,9 +73,13 @@ def process_submission(session: Session, submission_id: int) -> Outcome:
         submission.failure_reason = None
         submission.processed_at = utcnow()
         log.info("submission %s processed: %d rows", submission_id, len(result.rows))
+        aggregates.submission_processed(session, submission)
         return Outcome.processed
     submission.processing_status = ProcessingStatus.failed
     submission.failure_reason = result.failure_reason()
     submission.processed_at = utcnow()
     log.info("submission %s failed: %s", submission_id, result.failure_reason())
+    # A failed edit still leaves the submission it replaces as it was; nothing to retract, but
+    # the hook keeps the rule in one place.
+    aggregates.submission_processed(session, submission)
     return Outcome.failed

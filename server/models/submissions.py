@@ -78,9 +78,10 @@ class Submission(Base):
     # The planning cycle (Uganda's financial year, "2025/26") the data describes; set by the
     # worker when it processes the submission.
     cycle: Mapped[str | None] = mapped_column(String(7))
-    # Its contribution is in the indicator aggregates. Every change of eligibility (processed,
-    # superseded, rejected, deleted) compares this with what it should be and applies the
-    # difference, in the same transaction.
+    # Its contribution is in the indicator aggregates. A submission counts when it is processed,
+    # not deleted, not rejected, and no processed edit supersedes it; whatever changes one of
+    # those (the worker, a review, a deletion) brings this flag and the aggregates in line in
+    # the same transaction (server/aggregation/store.py).
     counted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     attachments: Mapped[list[Attachment]] = relationship(
@@ -92,6 +93,8 @@ class Submission(Base):
         Index("ix_submissions_status", "processing_status", "enqueued_at"),
         Index("ix_submissions_form_received", "form_id", "received_at"),
         Index("ix_submissions_org_cycle", "org_unit_id", "cycle"),
+        # "Has this submission a processed successor?" decides whether it still counts.
+        Index("ix_submissions_supersedes_id", "supersedes_id"),
     )
 
 

@@ -96,10 +96,12 @@ def upgrade() -> None:
             sa.Column("counted", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.create_index("ix_submissions_org_cycle", ["org_unit_id", "cycle"], unique=False)
+        batch_op.create_index("ix_submissions_supersedes_id", ["supersedes_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.drop_index("ix_submissions_supersedes_id")
         batch_op.drop_index("ix_submissions_org_cycle")
         batch_op.drop_column("counted")
         batch_op.drop_column("cycle")

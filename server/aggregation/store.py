@@ -1,0 +1,326 @@
+"""Keeping the aggregates in line with the submissions, one short transaction at a time.
+
+A submission counts when it is processed, not deleted, not rejected, and no processed edit
+supersedes it (`eligible`). `Submission.counted` records whether its contribution is in the
+aggregates. `refresh` compares the two for some submissions and, where they differ, adds or
+subtracts the contribution (computed by the same SQL the rebuild uses) at the submission's org
+unit and every ancestor, then flips the flag: O(depth x indicators of the form) per submission,
+whatever the number of submissions already there.
+
+Concurrency. On PostgreSQL every change to `aggregates` is one INSERT ... ON CONFLICT DO UPDATE
+adding to the stored sums, atomic per row, so workers updating the same district at once lose
+nothing; rows are written in one sorted statement so two transactions never wait on each other
+in opposite orders. Each transaction first takes the aggregates table in ROW EXCLUSIVE mode,
+which a rebuild's EXCLUSIVE lock waits for and blocks (server/aggregation/rebuild.py). The
+submissions being refreshed are locked FOR UPDATE, so one submission is never added twice.
+On SQLite (one writer at a time) the first statement is a write, which takes the database's
+write lock before anything is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from server.aggregation import catalog_source
+from server.aggregation.catalog_source import LoadedCatalog
+from server.db import utcnow
+from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission, SubmissionRow
+from server.models.submissions import ProcessingStatus, ReviewState
+from workers.aggregate.cycles import financial_year, is_cycle
+from workers.aggregate.partials import Partial
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int, str]  # (indicator id, org unit id, cycle)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    submission_id: int
+    org_unit_id: int
+    cycle: str
+    indicator_id: str
+    partial: Partial
+
+
+def eligible_condition(s: Any) -> Any:
+    """The SQL condition for "counts", on a submissions table or alias `s`."""
+    successor = aliased(Submission)
+    return (
+        (s.processing_status == ProcessingStatus.processed)
+        & s.deleted_at.is_(None)
+        & (s.review_state != ReviewState.rejected)
+        & s.org_unit_id.is_not(None)
+        & s.cycle.is_not(None)
+        & ~exists().where(
+            successor.supersedes_id == s.id,
+            successor.processing_status == ProcessingStatus.processed,
+        )
+    )
+
+
+def refresh(
+    session: Session, submission_ids: Iterable[int | None], catalog_path: Path | None = None
+) -> int:
+    """Bring the aggregates in line with these submissions; returns how many changed. The
+    caller commits (in the same transaction as whatever changed their eligibility)."""
+    ids = sorted({int(i) for i in submission_ids if i is not None})
+    if not ids:
+        return 0
+    pg = session.get_bind().dialect.name == "postgresql"
+    if pg:
+        session.execute(text("LOCK TABLE aggregates IN ROW EXCLUSIVE MODE"))
+    else:
+        # Take SQLite's write lock before reading anything the update depends on.
+        session.execute(
+            update(Submission).where(Submission.id.in_(ids)).values(counted=Submission.counted)
+        )
+    query = (
+        select(Submission, eligible_condition(Submission).label("eligible"))
+        .where(Submission.id.in_(ids))
+        .order_by(Submission.id)
+    )
+    if pg:
+        query = query.with_for_update(of=Submission)
+    rows = session.execute(query).all()
+    changed = [(sub, bool(should)) for sub, should in rows if bool(should) != sub.counted]
+    if not changed:
+        return 0
+    loaded = catalog_source.load(session, catalog_path)
+    contributions = compute(session, loaded, [sub for sub, _ in changed])
+    signs = {sub.id: (1 if should else -1) for sub, should in changed}
+    deltas = roll_up(
+        session,
+        ((c, signs[c.submission_id]) for c in contributions),
+    )
+    apply(session, deltas)
+    for sub, should in changed:
+        sub.counted = should
+    session.flush()
+    return len(changed)
+
+
+def submission_processed(
+    session: Session, submission: Submission, catalog_path: Path | None = None
+) -> None:
+    """The worker's hook, in the transaction that processed `submission`: set its planning
+    cycle, then bring it and the submission it edits in line."""
+    session.flush()  # the flattened rows, which the contribution SQL reads
+    if submission.processing_status == ProcessingStatus.processed and submission.cycle is None:
+        submission.cycle = cycle_of(session, submission)
+        session.flush()
+    refresh(session, [submission.id, submission.supersedes_id], catalog_path)
+
+
+def cycle_of(session: Session, submission: Submission) -> str:
+    """The cycle the submission names (every DMIP form asks for it), else the financial year
+    of its `today` answer, else of the day it was received."""
+    data = session.scalar(
+        select(SubmissionRow.data).where(
+            SubmissionRow.submission_id == submission.id, SubmissionRow.repeat_path == ""
+        )
+    )
+    values = _top_level(data or {})
+    named = values.get("cycle")
+    if isinstance(named, str) and is_cycle(named.strip()):
+        return named.strip()
+    today = values.get("today")
+    if isinstance(today, str):
+        try:
+            return financial_year(dt.date.fromisoformat(today[:10]))
+        except ValueError:
+            pass
+    return financial_year(submission.received_at.date())
+
+
+def _top_level(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Row data keyed by question name (the keys are paths inside groups)."""
+    return {key.rsplit("/", 1)[-1]: value for key, value in data.items()}
+
+
+def compute(
+    session: Session, loaded: LoadedCatalog, submissions: Sequence[Submission]
+) -> list[Contribution]:
+    """What each submission contributes to each indicator of its form, by the compiled SQL."""
+    dialect = session.get_bind().dialect.name
+    by_version: dict[int, list[int]] = defaultdict(list)
+    for sub in submissions:
+        by_version[sub.form_version_id].append(sub.id)
+    out: list[Contribution] = []
+    for version_id, ids in sorted(by_version.items()):
+        form_id, fields = session.execute(
+            select(Form.xml_form_id, FormVersion.schema)
+            .join(Form, Form.id == FormVersion.form_id)
+            .where(FormVersion.id == version_id)
+        ).one()
+        query = catalog_source.query_for(loaded, form_id, version_id, fields or [], dialect)
+        if not query.indicators:
+            continue
+        id_list = ", ".join(str(int(i)) for i in ids)
+        result = session.execute(text(query.select(f"s.id IN ({id_list})"))).mappings()
+        for row in result:
+            out.extend(unpivot(row, query.indicators))
+    return out
+
+
+def unpivot(row: Mapping[str, Any], indicators: Iterable[Any]) -> list[Contribution]:
+    """The contributions in one row of a contribution query."""
+    if row["org_unit_id"] is None or row["cycle"] is None:
+        return []
+    out = []
+    for ind in indicators:
+        if not row[f"{ind.column}_in"]:
+            continue
+        v = int(row[f"{ind.column}_v"] or 0)
+        num = row[f"{ind.column}_num"]
+        den = row[f"{ind.column}_den"]
+        partial = Partial(
+            n=1,
+            total=v,
+            total_sq=v * v,
+            num=int(num) if num is not None else 0,
+            den=int(den) if den is not None else 0,
+        )
+        out.append(
+            Contribution(
+                int(row["submission_id"]),
+                int(row["org_unit_id"]),
+                str(row["cycle"]),
+                ind.id,
+                partial,
+            )
+        )
+    return out
+
+
+def ancestors(session: Session, org_unit_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """Each org unit with the ids of itself and every unit above it, from its path."""
+    wanted = set(org_unit_ids)
+    if not wanted:
+        return {}
+    paths = {
+        unit: path
+        for unit, path in session.execute(
+            select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(wanted))
+        )
+    }
+    codes = {code for path in paths.values() for code in path.strip("/").split("/") if code}
+    ids = {
+        code: unit
+        for code, unit in session.execute(
+            select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))
+        )
+    }
+    return {
+        unit: tuple(ids[c] for c in path.strip("/").split("/") if c in ids)
+        for unit, path in paths.items()
+    }
+
+
+def roll_up(session: Session, signed: Iterable[tuple[Contribution, int]]) -> dict[Key, Partial]:
+    """Signed contributions summed at their org unit and every ancestor."""
+    items = list(signed)
+    chains = ancestors(session, {c.org_unit_id for c, _ in items})
+    deltas: dict[Key, Partial] = defaultdict(Partial)
+    for contribution, sign in items:
+        partial = contribution.partial if sign > 0 else -contribution.partial
+        for unit in chains.get(contribution.org_unit_id, (contribution.org_unit_id,)):
+            key = (contribution.indicator_id, unit, contribution.cycle)
+            deltas[key] = deltas[key] + partial
+    return {k: p for k, p in deltas.items() if not p.is_empty}
+
+
+def apply(session: Session, deltas: Mapping[Key, Partial]) -> None:
+    """Add `deltas` to the stored aggregates; rows that come to zero are removed, so the
+    table holds exactly what a rebuild would write."""
+    if not deltas:
+        return
+    keys = sorted(deltas)
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        rows = [_row(k, deltas[k], now) for k in keys]
+        stmt = pg_insert(Aggregate).values(rows)
+        table = Aggregate.__table__
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["indicator_id", "org_unit_id", "cycle"],
+            set_={
+                **{c: table.c[c] + stmt.excluded[c] for c in ("n", "total", "total_sq", "num")},
+                "den": table.c.den + stmt.excluded.den,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        session.execute(stmt)
+    else:
+        existing = _existing(session, keys)
+        rows = [_row(k, existing.get(k, Partial()) + deltas[k], now) for k in keys]
+        stmt = sqlite_insert(Aggregate).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["indicator_id", "org_unit_id", "cycle"],
+            set_={c: stmt.excluded[c] for c in ("n", "total", "total_sq", "num", "den")}
+            | {"updated_at": stmt.excluded.updated_at},
+        )
+        session.execute(stmt)
+    _drop_empty(session, keys)
+
+
+def _existing(session: Session, keys: Sequence[Key]) -> dict[Key, Partial]:
+    out: dict[Key, Partial] = {}
+    indicators = {k[0] for k in keys}
+    units = {k[1] for k in keys}
+    wanted = set(keys)
+    for agg in session.scalars(
+        select(Aggregate).where(
+            Aggregate.indicator_id.in_(indicators), Aggregate.org_unit_id.in_(units)
+        )
+    ):
+        key = (agg.indicator_id, agg.org_unit_id, agg.cycle)
+        if key in wanted:
+            out[key] = partial_of(agg)
+    return out
+
+
+def _drop_empty(session: Session, keys: Sequence[Key]) -> None:
+    indicators = {k[0] for k in keys}
+    units = {k[1] for k in keys}
+    empty = session.execute(
+        select(Aggregate.indicator_id, Aggregate.org_unit_id, Aggregate.cycle, Aggregate.n).where(
+            Aggregate.indicator_id.in_(indicators),
+            Aggregate.org_unit_id.in_(units),
+            Aggregate.n == 0,
+        )
+    ).all()
+    for indicator_id, unit, cycle, _ in empty:
+        row = session.get(Aggregate, (indicator_id, unit, cycle), populate_existing=True)
+        if row is not None and partial_of(row).is_empty:
+            session.delete(row)
+    session.flush()
+
+
+def _row(key: Key, partial: Partial, now: dt.datetime) -> dict[str, Any]:
+    indicator_id, unit, cycle = key
+    return {
+        "indicator_id": indicator_id,
+        "org_unit_id": unit,
+        "cycle": cycle,
+        "n": partial.n,
+        "total": partial.total,
+        "total_sq": partial.total_sq,
+        "num": partial.num,
+        "den": partial.den,
+        "updated_at": now,
+    }
+
+
+def partial_of(agg: Aggregate) -> Partial:
+    return Partial(agg.n, agg.total, agg.total_sq, agg.num, agg.den)

@@ -1,0 +1,340 @@
+"""Compiling a checked expression to SQL over the flattened submission rows.
+
+Indicator values are computed by the database, from `submission_rows.data` (JSON), with the same
+compiled SQL whether one submission is being added (the incremental path) or every submission
+is being recomputed (`dmip aggregates rebuild`), so the two agree exactly by construction. The
+compiled SQL follows the evaluator's rules (server/expressions/evaluation.py), which stays the
+reference: a missing answer or a division by zero gives NULL, logic is three-valued (SQL's own
+NULL logic is exactly that), a sum over a repeat skips unknown terms.
+
+Three dialects: "postgresql" (JSONB), "sqlite" (JSON1; the embedded mode) and "duckdb" (the
+benchmark's baseline runs the same computation there). Names and strings come from the form
+schema and the catalog; they are emitted as quoted SQL literals, never spliced raw.
+
+Nothing here imports Flask, Celery or an ORM model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from server.expressions.syntax import (
+    Arith,
+    Compare,
+    Const,
+    Count,
+    ExpressionError,
+    If,
+    Logic,
+    Node,
+    Not,
+    Ref,
+    Selected,
+    Sum,
+)
+
+DIALECTS = ("postgresql", "sqlite", "duckdb")
+_NUMBER_RE = r"^\s*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?\s*$"
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    if "\x00" in text:
+        raise ExpressionError("a name or string may not contain a NUL character")
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Where a reference reads from: the SQL alias of a submission_rows row, and the schema
+    path its data keys are relative to."""
+
+    alias: str
+    root: str
+
+
+@dataclass
+class Context:
+    """What compiling one form version's expressions needs.
+
+    `fields`: the version's field list by question name (server/xform/schema.py entries);
+    `derived`: the catalog's derived values of this form, already checked; `top`: the alias
+    of the top-level row (repeat_path ''); `root`: the form's root path ("/data")."""
+
+    dialect: str
+    fields: Mapping[str, Mapping[str, Any]]
+    derived: Mapping[str, Node]
+    top: str
+    root: str
+    rows_table: str = "submission_rows"
+
+    def __post_init__(self) -> None:
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"unknown SQL dialect {self.dialect!r}")
+
+
+def compile_number(node: Node, ctx: Context) -> str:
+    """SQL for a number-valued expression (NULL when unknown)."""
+    return _Compiler(ctx).number(node, Rows(ctx.top, ctx.root))
+
+
+def compile_condition(node: Node, ctx: Context) -> str:
+    """SQL for a condition (TRUE, FALSE or NULL when unknown)."""
+    return _Compiler(ctx).condition(node, Rows(ctx.top, ctx.root))
+
+
+class _Compiler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.pg = ctx.dialect == "postgresql"
+        self.sqlite = ctx.dialect == "sqlite"
+        self.duck = ctx.dialect == "duckdb"
+        self._aliases = 0
+        self._stack: tuple[str, ...] = ()
+
+    # --- values ---------------------------------------------------------------------------
+
+    def number(self, node: Node, where: Rows) -> str:
+        if isinstance(node, Const):
+            if isinstance(node.value, str):
+                raise ExpressionError(f"expected a number, found the string {node.value!r}")
+            return self._numeric_literal(node.value)
+        if isinstance(node, Ref):
+            derived = self._derived(node)
+            if derived is not None:
+                return self._with_derived(node.name, lambda: self.number(derived, where))
+            return self._json_number(*self._locate(node.name, where))
+        if isinstance(node, Arith):
+            left, right = self.number(node.left, where), self.number(node.right, where)
+            if node.op == "/":
+                # Division by zero is unknown, as in the evaluator; SQLite would otherwise do
+                # integer division on two integers.
+                if self.sqlite:
+                    return f"(CAST({left} AS REAL) / NULLIF({right}, 0))"
+                return f"({left} / NULLIF({right}, 0))"
+            return f"({left} {node.op} {right})"
+        if isinstance(node, If):
+            cond = self.condition(node.cond, where)
+            then, other = self.number(node.then, where), self.number(node.other, where)
+            return f"(CASE WHEN ({cond}) THEN {then} WHEN NOT ({cond}) THEN {other} END)"
+        if isinstance(node, Sum):
+            repeat = self._repeat(node.repeat)
+            alias = self._alias()
+            inner = self.number(node.inner, Rows(alias, repeat))
+            return (
+                f"(SELECT COALESCE(SUM({inner}), 0) FROM {self.ctx.rows_table} {alias} "
+                f"WHERE {alias}.submission_id = {self.ctx.top}.submission_id "
+                f"AND {alias}.repeat_path = {quote(repeat)})"
+            )
+        if isinstance(node, Count):
+            entry = self._field(node.name)
+            if entry.get("kind") == "repeat":
+                repeat = str(entry["path"])
+                alias = self._alias()
+                return (
+                    f"(SELECT COUNT(*) FROM {self.ctx.rows_table} {alias} "
+                    f"WHERE {alias}.submission_id = {self.ctx.top}.submission_id "
+                    f"AND {alias}.repeat_path = {quote(repeat)})"
+                )
+            repeat = self._repeat(node.repeat)
+            alias = self._alias()
+            text = self._json_text(alias, self._key(entry, repeat))
+            return (
+                f"(SELECT COUNT(CASE WHEN TRIM({text}) <> '' THEN 1 END) "
+                f"FROM {self.ctx.rows_table} {alias} "
+                f"WHERE {alias}.submission_id = {self.ctx.top}.submission_id "
+                f"AND {alias}.repeat_path = {quote(repeat)})"
+            )
+        raise ExpressionError(f"expected a number, found {type(node).__name__}")
+
+    def text(self, node: Node, where: Rows) -> str:
+        if isinstance(node, Const):
+            return quote(str(node.value))
+        if isinstance(node, Ref):
+            return f"NULLIF(TRIM({self._json_text(*self._locate(node.name, where))}), '')"
+        raise ExpressionError(f"expected text, found {type(node).__name__}")
+
+    def condition(self, node: Node, where: Rows) -> str:
+        if isinstance(node, Compare):
+            op = "=" if node.op == "==" else ("<>" if node.op == "!=" else node.op)
+            if self._is_text(node.left) or self._is_text(node.right):
+                # Two answers compare as numbers when both read as numbers, as text otherwise;
+                # the checker only lets text meet text, so this is text equality.
+                return f"({self.text(node.left, where)} {op} {self.text(node.right, where)})"
+            return f"({self.number(node.left, where)} {op} {self.number(node.right, where)})"
+        if isinstance(node, Logic):
+            joiner = f" {node.op.upper()} "
+            return "(" + joiner.join(self.condition(o, where) for o in node.operands) + ")"
+        if isinstance(node, Not):
+            return f"(NOT {self.condition(node.operand, where)})"
+        if isinstance(node, Selected):
+            return self._selected(node, where)
+        if isinstance(node, Const | Ref | Arith | If | Sum | Count):
+            # A number used as a condition: true when not zero.
+            return f"({self.number(node, where)} <> 0)"
+        raise ExpressionError(f"expected a condition, found {type(node).__name__}")
+
+    # --- references -----------------------------------------------------------------------
+
+    def _derived(self, node: Ref) -> Node | None:
+        if node.name in self.ctx.fields:
+            return None
+        derived = self.ctx.derived.get(node.name)
+        if derived is None:
+            raise ExpressionError(f"unknown question {node.name!r}")
+        return derived
+
+    def _with_derived(self, name: str, build: Any) -> str:
+        if name in self._stack:
+            raise ExpressionError(f"circular definition: {' -> '.join((*self._stack, name))}")
+        self._stack = (*self._stack, name)
+        try:
+            return str(build())
+        finally:
+            self._stack = self._stack[:-1]
+
+    def _is_text(self, node: Node) -> bool:
+        if isinstance(node, Const):
+            return isinstance(node.value, str)
+        if isinstance(node, Ref) and node.name in self.ctx.fields:
+            entry = self.ctx.fields[node.name]
+            if entry.get("select") == "one":
+                choices = entry.get("choices") or []
+                return not (choices and all(_reads_as_number(c) for c in choices))
+            return entry.get("type") not in {"int", "integer", "decimal"} or bool(
+                entry.get("calculate")
+            )
+        return False
+
+    def _field(self, name: str) -> Mapping[str, Any]:
+        entry = self.ctx.fields.get(name)
+        if entry is None:
+            raise ExpressionError(f"unknown question {name!r}")
+        return entry
+
+    def _repeat(self, name: str | None) -> str:
+        """The schema path of the repeat called `name`."""
+        if name is None:
+            raise ExpressionError("sum() and count() need an expression checked against a form")
+        entry = self._field(name)
+        if entry.get("kind") != "repeat":
+            raise ExpressionError(f"{name!r} is not a repeat")
+        return str(entry["path"])
+
+    def _locate(self, name: str, where: Rows) -> tuple[str, str]:
+        """(alias, key) of question `name`: the repeat row being summed over when the question
+        lives in that repeat, the top-level row otherwise."""
+        entry = self._field(name)
+        repeat = entry.get("repeat")
+        if repeat is None:
+            return self.ctx.top, self._key(entry, self.ctx.root)
+        if repeat == where.root:
+            return where.alias, self._key(entry, where.root)
+        raise ExpressionError(f"{name!r} is inside a repeat: use it inside sum() or count()")
+
+    @staticmethod
+    def _key(entry: Mapping[str, Any], root: str) -> str:
+        path = str(entry["path"])
+        if not path.startswith(root + "/"):
+            raise ExpressionError(f"{entry.get('name')!r} is not inside {root}")
+        return path[len(root) + 1 :]
+
+    def _alias(self) -> str:
+        self._aliases += 1
+        return f"rr{self._aliases}"
+
+    # --- dialect specifics ----------------------------------------------------------------
+
+    def _numeric_literal(self, value: float | int) -> str:
+        text = repr(value) if isinstance(value, float) else str(int(value))
+        if self.sqlite:
+            return text
+        return f"CAST({text} AS NUMERIC)" if self.pg else f"CAST({text} AS DOUBLE)"
+
+    def _json_text(self, alias: str, key: str) -> str:
+        """The answer as text (NULL when absent or JSON null); a multi-select list comes back
+        as its JSON text, which only selected() looks into."""
+        if self.pg:
+            return f"({alias}.data ->> {quote(key)})"
+        if self.sqlite:
+            return f"CAST(json_extract({alias}.data, {quote(_sqlite_path(key))}) AS TEXT)"
+        return f"json_extract_string({alias}.data, {quote(_duck_path(key))})"
+
+    def _json_number(self, alias: str, key: str) -> str:
+        """The answer as a number: JSON numbers as they are, numeric strings (the choices of an
+        ordinal select_one) converted, anything else unknown."""
+        if self.pg:
+            node = f"({alias}.data -> {quote(key)})"
+            raw = f"({alias}.data ->> {quote(key)})"
+            return (
+                f"(CASE jsonb_typeof({node}) WHEN 'number' THEN CAST({raw} AS NUMERIC) "
+                f"WHEN 'string' THEN CASE WHEN {raw} ~ {quote(_NUMBER_RE)} "
+                f"THEN CAST(TRIM({raw}) AS NUMERIC) END END)"
+            )
+        if self.sqlite:
+            path = quote(_sqlite_path(key))
+            value = f"json_extract({alias}.data, {path})"
+            return (
+                f"(CASE json_type({alias}.data, {path}) WHEN 'integer' THEN {value} "
+                f"WHEN 'real' THEN {value} "
+                f"WHEN 'text' THEN CASE WHEN TRIM({value}) <> '' "
+                f"AND TRIM({value}) NOT GLOB '*[^0-9.eE+-]*' "
+                f"AND TRIM({value}) GLOB '*[0-9]*' THEN CAST(TRIM({value}) AS NUMERIC) END END)"
+            )
+        path = quote(_duck_path(key))
+        raw = f"json_extract_string({alias}.data, {path})"
+        return (
+            f"(CASE json_type({alias}.data, {path}) "
+            f"WHEN 'BIGINT' THEN CAST({raw} AS DOUBLE) WHEN 'UBIGINT' THEN CAST({raw} AS DOUBLE) "
+            f"WHEN 'DOUBLE' THEN CAST({raw} AS DOUBLE) "
+            f"WHEN 'VARCHAR' THEN TRY_CAST(TRIM({raw}) AS DOUBLE) END)"
+        )
+
+    def _selected(self, node: Selected, where: Rows) -> str:
+        alias, key = self._locate(node.name, where)
+        choice = quote(node.choice)
+        if self.pg:
+            value = f"({alias}.data -> {quote(key)})"
+            return (
+                f"(CASE jsonb_typeof({value}) WHEN 'array' THEN ({value} ? {choice}) "
+                f"WHEN 'string' THEN CASE WHEN TRIM({value} #>> '{{}}') = '' THEN NULL "
+                f"ELSE {choice} = ANY(regexp_split_to_array(TRIM({value} #>> '{{}}'), "
+                f"'\\s+')) END END)"
+            )
+        if self.sqlite:
+            path = quote(_sqlite_path(key))
+            value = f"json_extract({alias}.data, {path})"
+            return (
+                f"(CASE json_type({alias}.data, {path}) "
+                f"WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each({alias}.data, {path}) "
+                f"WHERE json_each.value = {choice}) "
+                f"WHEN 'text' THEN CASE WHEN TRIM({value}) = '' THEN NULL "
+                f"ELSE (' ' || TRIM({value}) || ' ') LIKE '% ' || {choice} || ' %' END END)"
+            )
+        path = quote(_duck_path(key))
+        text = f"json_extract_string({alias}.data, {path})"
+        return (
+            f"(CASE json_type({alias}.data, {path}) "
+            f"WHEN 'ARRAY' THEN list_contains(CAST(json_extract({alias}.data, {path}) "
+            f"AS VARCHAR[]), {choice}) "
+            f"WHEN 'VARCHAR' THEN CASE WHEN TRIM({text}) = '' THEN NULL "
+            f"ELSE list_contains(string_split(TRIM({text}), ' '), {choice}) END END)"
+        )
+
+
+def _reads_as_number(value: Any) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _sqlite_path(key: str) -> str:
+    return '$."' + key.replace('"', '""') + '"'
+
+
+def _duck_path(key: str) -> str:
+    return '$."' + key.replace('"', '\\"') + '"'
