@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import types
 from collections.abc import Sequence
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--no-demo", is_flag=True, help="Do not create demo sub-counties and users.")
+@click.option(
+    "--no-demo", is_flag=True, help="Do not create demo sub-counties, users and demo data."
+)
 @click.option(
     "--demo-districts",
     default=3,
@@ -40,14 +43,30 @@ def serve(
 
     from server.app import create_app
     from server.embedded import WorkerSupervisor, worker_command, worker_environment
-    from server.services.bootstrap import bootstrap_embedded
+    from server.services.bootstrap import bootstrap_embedded, load_demo_data
+    from server.services.demo_data import last_complete_cycle
 
     settings = ctx.settings
     click.echo(f"Data directory: {settings.data_dir}")
+    demo = demo_districts if not no_demo else 0
     try:
-        logins = bootstrap_embedded(settings, demo_districts=0 if no_demo else demo_districts)
+        logins = bootstrap_embedded(settings, demo_districts=demo)
+        # An empty server gets demo data, so the first visit shows aggregates and drafts; the
+        # worker started below processes it.
+        loaded = (
+            load_demo_data(
+                settings, demo, cycle=last_complete_cycle(dt.date.today()), first_start=True
+            )
+            if demo
+            else None
+        )
     except Exception as exc:
         raise click.ClickException(f"could not prepare the data directory: {exc}") from exc
+    if loaded is not None:
+        click.echo(
+            f"Loaded {loaded.total} demo submissions (cycle {loaded.cycle}) for "
+            f"{', '.join(loaded.districts)}; `dmip demo --help` tells more."
+        )
 
     app = create_app(settings)
     try:

@@ -10,20 +10,23 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from server import migrate
 from server.db import Database
-from server.models import OrgUnit, User
+from server.models import Form, OrgUnit, Submission, User
 from server.models.org import OrgLevel
 from server.models.users import Role
 from server.services.blobs import BlobStore
+from server.services.demo_data import DEFAULT_SIZE, DemoSize
+from server.services.demo_load import DemoLoadReport, load_demo
 from server.services.forms import PublishError, PublishResult, publish_xlsform
 from server.services.orgunit_media import refresh_orgunit_media
 from server.services.orgunits import ensure_uganda, make_demo_hierarchy
 from server.services.users import create_user
 from server.settings import Settings
+from server.task_queue import TaskSender
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +132,28 @@ def _demo_users(session: Session, realm: str, districts: list[str]) -> list[Demo
     return logins
 
 
-def bootstrap_embedded(settings: Settings, demo_districts: int = 3) -> list[DemoLogin]:
-    """Migrate, load the hierarchy and demo units, publish shipped forms, create demo users.
+def _publish_shipped(
+    database: Database, blobs: BlobStore, forms_dir: Path, only_missing: bool = False
+) -> None:
+    """Publish the shipped forms (with `only_missing`, those the server does not have yet).
 
-    A shipped form that fails to compile is logged and skipped, so one broken spreadsheet does
-    not keep the server from starting; `dmip forms publish` shows its errors in full.
+    A form that fails to compile is logged and skipped, so one broken spreadsheet does not
+    keep the server from starting; `dmip forms publish` shows its errors in full.
     """
+    for path in shipped_forms(forms_dir):
+        if only_missing:
+            with database.session() as session:
+                if session.scalar(select(Form.id).where(Form.xml_form_id == path.stem)):
+                    continue
+        try:
+            with database.session() as session:
+                publish_file(session, blobs, path)
+        except PublishError as exc:
+            log.warning("form %s not published: %s", path.name, exc)
+
+
+def bootstrap_embedded(settings: Settings, demo_districts: int = 3) -> list[DemoLogin]:
+    """Migrate, load the hierarchy and demo units, publish shipped forms, create demo users."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.database_url)
     database = Database(settings.database_url)
@@ -144,13 +163,50 @@ def bootstrap_embedded(settings: Settings, demo_districts: int = 3) -> list[Demo
             ensure_uganda(session)
             districts = make_demo_hierarchy(session, demo_districts) if demo_districts else []
             refresh_orgunit_media(session, blobs)
-        for path in shipped_forms(settings.forms_dir):
-            try:
-                with database.session() as session:
-                    publish_file(session, blobs, path)
-            except PublishError as exc:
-                log.warning("form %s not published: %s", path.name, exc)
+        _publish_shipped(database, blobs, settings.forms_dir)
         with database.session() as session:
             return _demo_users(session, settings.auth_realm, districts)
+    finally:
+        database.dispose()
+
+
+def load_demo_data(
+    settings: Settings,
+    districts: int,
+    seed: int = 0,
+    cycle: str = "2025/26",
+    size: DemoSize = DEFAULT_SIZE,
+    first_start: bool = False,
+) -> DemoLoadReport | None:
+    """`dmip demo`: demo sub-counties for `districts` districts, the shipped forms if missing,
+    and the demo data set through the ingest path; the worker is woken for every new row.
+
+    The districts are chosen as `dmip serve` chooses them, so the data lands where its demo
+    users work. With `first_start`, nothing is done (None) once the server holds any
+    submission: demo data is for an empty server, and one deleted is not brought back.
+    """
+    database = Database(settings.database_url)
+    blobs = BlobStore(settings.attachments_dir)
+    try:
+        if first_start:
+            with database.session() as session:
+                if session.scalar(select(exists().where(Submission.id.is_not(None)))):
+                    return None
+        with database.session() as session:
+            ensure_uganda(session)
+            codes = make_demo_hierarchy(session, districts)
+            refresh_orgunit_media(session, blobs)
+        _publish_shipped(database, blobs, settings.forms_dir, only_missing=True)
+        with database.session() as session:
+            return load_demo(
+                session,
+                blobs,
+                TaskSender(settings),
+                codes,
+                settings.auth_realm,
+                seed=seed,
+                cycle=cycle,
+                size=size,
+            )
     finally:
         database.dispose()
