@@ -16,13 +16,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.db import Database
 from server.models import Submission, SubmissionRow
@@ -236,6 +237,25 @@ def test_one_command_receives_processes_and_stops_cleanly(served: Served) -> Non
                 )
             )
             assert top is not None and top.data["district"] == district
+
+        # The first start loaded demo data for the demo district, and the worker processes it.
+        assert "demo submissions (cycle" in output
+
+        def demo_waiting() -> int | None:
+            with database.session() as session:
+                return session.scalar(
+                    select(func.count()).where(
+                        Submission.demo.is_(True),
+                        Submission.processing_status == ProcessingStatus.received,
+                    )
+                )
+
+        served.wait_for(lambda: demo_waiting() == 0, "the worker to process the demo data")
+        with database.session() as session:
+            states = Counter(
+                session.scalars(select(Submission.processing_status).where(Submission.demo))
+            )
+        assert states.keys() == {ProcessingStatus.processed} and states.total() > 50
     finally:
         database.dispose()
 

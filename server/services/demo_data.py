@@ -176,6 +176,11 @@ class _Writer:
 
 
 def _text(value: Any) -> str:
+    # Most answers are whole numbers or plain words: skip escaping where nothing needs it.
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, str):
+        return escape(value) if "&" in value or "<" in value or ">" in value else value
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
@@ -380,7 +385,7 @@ def _health_facility(
     perf = place.perf
     approved, (low, high) = _LEVELS[level]
     approved = max(1, int(approved * rng.uniform(0.9, 1.1)))
-    filled = _share(rng, approved, 0.4 + 0.55 * perf)
+    filled = _share(rng, approved, 0.35 + 0.7 * perf)
     catchment = rng.randrange(low, high)
     services = ["anc", "immunisation", "hiv_testing"]
     if level != "hc_ii":
@@ -421,7 +426,7 @@ def _health_facility(
         answers["expected_deliveries"] = quarter_births
         answers["deliveries"] = _share(rng, quarter_births, 0.25 + 0.6 * perf)
     if "art" in services:
-        answers["art_initiated"] = _share(rng, positive, 0.7 + 0.28 * perf)
+        answers["art_initiated"] = _share(rng, positive, 0.68 + 0.34 * perf)
     if "pmtct" in services:
         answers["anc_hiv_tested"] = _share(rng, anc1, 0.75 + 0.24 * perf)
     if "art" not in services:
@@ -499,7 +504,7 @@ def _school(rng: random.Random, place: _Place, parish: str | None) -> dict[str, 
             ple_div_u=candidates - absent - passed,
             ple_absent=absent,
         )
-    smc = rng.random() < 0.65 + 0.35 * perf
+    smc = rng.random() < 0.6 + 0.45 * perf
     answers["smc_exists"] = "yes" if smc else "no"
     if smc:
         answers.update(
