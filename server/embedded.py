@@ -90,6 +90,8 @@ class WorkerSupervisor:
             if sys.platform == "win32"
             else {"start_new_session": True}
         )
+        if sys.platform.startswith("linux"):
+            group["preexec_fn"] = _die_with_parent
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, **group
@@ -136,6 +138,17 @@ class WorkerSupervisor:
             _kill_leftovers(process)
         if self._watcher.is_alive():
             self._watcher.join(timeout=5)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the server dies, so a server
+    killed with SIGKILL (or by the OOM killer) leaves no worker behind, processing on its own
+    with nobody to stop it. Celery takes SIGTERM as a warm shutdown."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def _kill_leftovers(process: subprocess.Popen[bytes]) -> None:
