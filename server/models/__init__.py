@@ -6,14 +6,17 @@ from server.models.forms import Form, FormAssignment, FormVersion, MediaFile
 from server.models.org import OrgUnit
 from server.models.submissions import Attachment, Submission, SubmissionReview, SubmissionRow
 from server.models.users import User, UserScope
+from server.models.web import ExportJob, LoginFailure
 
 __all__ = [
     "Aggregate",
     "Attachment",
     "AuditEvent",
+    "ExportJob",
     "Form",
     "FormAssignment",
     "FormVersion",
+    "LoginFailure",
     "MediaFile",
     "OrgUnit",
     "Submission",

@@ -1,0 +1,48 @@
+"""Tables for the web app: sign-in failures (for rate limiting) and export jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, intpk, utcnow
+
+
+class LoginFailure(Base):
+    """One refused web sign-in. Counted per username and per client address over a window, in
+    the database so every gunicorn worker (and the embedded SQLite mode) sees the same count."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[intpk]
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Lower-cased as typed, whether or not such a user exists, so guessing names is limited too.
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+
+class ExportJob(Base):
+    """A requested export of a form's submissions, built by a worker."""
+
+    __tablename__ = "export_jobs"
+
+    id: Mapped[intpk]
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    format: Mapped[str] = mapped_column(String(8))  # "csv" | "xlsx"
+    with_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
+    file_path: Mapped[str | None] = mapped_column(String(1024))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
