@@ -49,3 +49,25 @@ def percent_cell(value: float | None, ref: Ref | None) -> Cell:
     if value is None:
         return Cell(nv.NOT_ENOUGH_DATA, "missing")
     return Cell(nv.percent(value), "percent", value, ref)
+
+
+def standard_ref(facts: DistrictFacts, indicator_id: str, management: bool = False) -> Ref:
+    """A standard comes from the catalog (or, for management, the library's benchmark)."""
+    return Ref(
+        org_unit=facts.district_code,
+        cycle=facts.cycle,
+        indicator_id=indicator_id,
+        fact="library.management_benchmark" if management else "catalog.standard",
+    )
+
+
+def rank_cell(facts: DistrictFacts, position: int, key: str, value: IndicatorValue) -> Cell:
+    ref = Ref(
+        org_unit=facts.district_code,
+        cycle=facts.cycle,
+        indicator_id=value.indicator_id,
+        fact=f"rank.{key}",
+        submissions=value.submissions,
+        derived_from=(facts.ref(value),),
+    )
+    return Cell(str(position), "count", position, ref)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from workers.drafting import narrative as nv
 from workers.drafting.analysis import Analysis
-from workers.drafting.cells import count_cell, fy_labels, number_cell, ugx_cell, value_cell
+from workers.drafting.cells import (
+    count_cell,
+    fy_labels,
+    number_cell,
+    rank_cell,
+    standard_ref,
+    ugx_cell,
+    value_cell,
+)
 from workers.drafting.document import Block, Cell, Chart, Paragraph, Ref, Section, Series, Table
 from workers.drafting.document import text as text_cell
 from workers.drafting.facts import DistrictFacts
@@ -97,7 +105,7 @@ def priorities_section(facts: DistrictFacts, analysis: Analysis) -> Section:
         items = [n.intervention.name for n in analysis.needs if n.gap.key == g.key]
         rows.append(
             (
-                Cell(str(p.rank), "count", p.rank),
+                rank_cell(facts, p.rank, g.key, g.district),
                 text_cell(g.label),
                 text_cell(g.gap.severity.value),
                 count_cell(p.workshop_rank, facts.fact_ref(f"workshop.{g.key}"))
@@ -163,7 +171,9 @@ def results_section(facts: DistrictFacts, analysis: Analysis) -> Section:
                 text_cell(g.label),
                 value_cell(facts, g.district, unit),
                 *(number_cell(y, unit, t.ref) for y in t.years),
-                number_cell(g.standard, unit, None),
+                number_cell(
+                    g.standard, unit, standard_ref(facts, g.district.indicator_id, g.management)
+                ),
             )
         )
         if t.needed is None:

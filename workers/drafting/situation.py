@@ -3,6 +3,8 @@ delivery, gap analysis and the data-quality annex."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from workers.aggregate.gaps import rank
 from workers.aggregate.outliers import outliers
 from workers.drafting import narrative as nv
@@ -12,6 +14,8 @@ from workers.drafting.cells import (
     count_cell,
     number_cell,
     percent_cell,
+    rank_cell,
+    standard_ref,
     ugx_cell,
     value_cell,
 )
@@ -179,6 +183,15 @@ def _function_label(info: IndicatorInfo) -> str:
     return info.name.removeprefix("Capacity score: ").capitalize()
 
 
+def _hq_cell(facts: DistrictFacts, indicator_id: str) -> Cell:
+    """The headquarters' own assessment shares the district's org unit code; its reference
+    says it is the headquarters' alone, not the district roll-up."""
+    cell = value_cell(facts, facts.hq_value(indicator_id), "percent")
+    if cell.ref is None:
+        return cell
+    return replace(cell, ref=replace(cell.ref, fact="hq_assessment"))
+
+
 def management_section(facts: DistrictFacts, library: Library) -> Section:
     infos = capacity_indicators(facts)
     bench = library.management_benchmark
@@ -232,7 +245,7 @@ def management_section(facts: DistrictFacts, library: Library) -> Section:
     rows = tuple(
         (
             text(_function_label(i)),
-            value_cell(facts, facts.hq_value(i.id), "percent"),
+            _hq_cell(facts, i.id),
             *(value_cell(facts, facts.value(i.id, c), "percent") for c in codes),
             value_cell(facts, facts.value(i.id), "percent"),
         )
@@ -305,7 +318,7 @@ def service_delivery_section(facts: DistrictFacts) -> Section:
         for info in infos:
             v = facts.value(info.id)
             standard = (
-                number_cell(info.standard, info.unit, None)
+                number_cell(info.standard, info.unit, standard_ref(facts, info.id))
                 if info.standard is not None
                 else text("none configured")
             )
@@ -315,7 +328,10 @@ def service_delivery_section(facts: DistrictFacts) -> Section:
                     standard,
                     value_cell(facts, v, info.unit),
                     *(value_cell(facts, facts.value(info.id, c), info.unit) for c in codes),
-                    count_cell(v.n if v else 0, facts.ref(v) if v else None),
+                    count_cell(
+                        v.n if v else 0,
+                        facts.ref(v) if v else Ref(facts.district_code, facts.cycle, info.id),
+                    ),
                 )
             )
         blocks.append(Table(label, columns, tuple(rows)))
@@ -436,10 +452,12 @@ def _gap_table(facts: DistrictFacts, title: str, gaps: list[IndicatorGap]) -> Ta
         short = [u.org_unit for u in g.short_units]
         rows.append(
             (
-                Cell(str(position), "count", position),
+                rank_cell(facts, position, g.key, g.district),
                 text(g.label),
                 value_cell(facts, g.district, unit),
-                number_cell(g.standard, unit, None),
+                number_cell(
+                    g.standard, unit, standard_ref(facts, g.district.indicator_id, g.management)
+                ),
                 _gap_cell(g.gap.gap, unit, r),
                 percent_cell(g.gap.relative * 100, r),
                 text(g.gap.severity.value),
