@@ -37,6 +37,7 @@ from server.aggregation.catalog_source import LoadedCatalog
 from server.db import utcnow
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus, ReviewState
+from server.plans import staleness
 from workers.aggregate.cycles import financial_year, is_cycle
 from workers.aggregate.partials import Partial
 
@@ -105,6 +106,8 @@ def refresh(
         ((c, signs[c.submission_id]) for c in contributions),
     )
     apply(session, deltas)
+    # The districts whose numbers moved get their draft DMIP regenerated (debounced).
+    staleness.mark_stale(session, {(unit, cycle) for _, unit, cycle in deltas})
     for sub, should in changed:
         sub.counted = should
     session.flush()

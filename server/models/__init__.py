@@ -4,6 +4,15 @@ from server.models.aggregates import Aggregate
 from server.models.audit import AuditEvent
 from server.models.forms import Form, FormAssignment, FormVersion, MediaFile
 from server.models.org import OrgUnit
+from server.models.plans import (
+    DmipPlan,
+    DocumentJob,
+    PlanComment,
+    PlanEvent,
+    PlanSection,
+    PlanState,
+    PlanVersion,
+)
 from server.models.submissions import Attachment, Submission, SubmissionReview, SubmissionRow
 from server.models.users import User, UserScope
 from server.models.web import ExportJob, LoginFailure
@@ -12,6 +21,8 @@ __all__ = [
     "Aggregate",
     "Attachment",
     "AuditEvent",
+    "DmipPlan",
+    "DocumentJob",
     "ExportJob",
     "Form",
     "FormAssignment",
@@ -19,6 +30,11 @@ __all__ = [
     "LoginFailure",
     "MediaFile",
     "OrgUnit",
+    "PlanComment",
+    "PlanEvent",
+    "PlanSection",
+    "PlanState",
+    "PlanVersion",
     "Submission",
     "SubmissionReview",
     "SubmissionRow",

@@ -1,0 +1,1 @@
+"""Draft DMIPs: staleness, regeneration from the aggregates, and the review workflow."""
