@@ -1,0 +1,78 @@
+"""URL rules of the JSON API and its problem renderer: every error is a JSON body
+{"status", "code", "message", "details"}, unknown paths under /api/v1/ included."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from server.api import handlers
+from server.auth.http import challenge_headers
+from server.problems import Problem, not_found
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+bp.add_url_rule("/indicators", "indicators", handlers.indicators)
+bp.add_url_rule("/indicators/<indicator_id>", "indicator", handlers.indicator)
+bp.add_url_rule("/values", "values", handlers.values)
+bp.add_url_rule("/values/<indicator_id>", "value", handlers.value)
+bp.add_url_rule(
+    "/values/<indicator_id>/submissions", "value_submissions", handlers.value_submissions
+)
+bp.add_url_rule("/gaps", "gaps", handlers.gaps)
+bp.add_url_rule("/quality/flags", "quality_flags", handlers.quality_flags)
+bp.add_url_rule("/quality/completeness", "completeness", handlers.completeness)
+
+
+@bp.route("/", defaults={"rest": ""})
+@bp.route("/<path:rest>")
+def unknown(rest: str) -> Response:
+    raise not_found("api.not_found", f"There is no API resource at /api/v1/{rest}.")
+
+
+def problem_response(problem: Problem) -> Response:
+    body = {
+        "status": problem.status,
+        "code": problem.code,
+        "message": problem.message,
+        "details": problem.details,
+    }
+    response = jsonify(body)
+    response.status_code = problem.status
+    response.content_type = "application/problem+json"
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    if problem.status == 401:
+        # Both challenges as separate headers: Digest for scripts, Basic for browsers.
+        response.headers.remove("WWW-Authenticate")
+        for name, value in challenge_headers(stale=bool(problem.details.get("stale"))):
+            response.headers.add(name, value)
+    return response
+
+
+def http_problem(exc: HTTPException) -> Response:
+    code = exc.code or 500
+    response = problem_response(
+        Problem(code, f"http.{code}", exc.description or exc.name or "Request failed.")
+    )
+    if code == 405 and exc.response is None:
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":
+                response.headers[name] = value
+    return response
+
+
+def unexpected(exc: Exception) -> Response:
+    log.exception("API request failed")
+    return problem_response(
+        Problem(500, "server.error", "Something went wrong on the server; it has been logged.")
+    )
+
+
+bp.register_error_handler(Problem, problem_response)
+bp.register_error_handler(HTTPException, http_problem)
+bp.register_error_handler(Exception, unexpected)
