@@ -58,11 +58,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from server.api.blueprint import bp as api_bp
     from server.health import bp as health_bp
     from server.openrosa.blueprint import bp as openrosa_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(openrosa_bp)
+    app.register_blueprint(api_bp)
 
 
 def state() -> AppState:
