@@ -54,6 +54,7 @@ from tests.engine_helper import (
     org_rows,
     write_org_csvs,
 )
+from tests.test_cli import env_for
 from tests.test_worker_integration import wait_for, worker
 from workers.processing import FormSpec, process
 
@@ -428,13 +429,7 @@ def test_the_odk_engine_refuses_the_impossible_value(
 
 
 def run_demo(settings: Settings, *args: str) -> Result:
-    env = {
-        "DMIP_DATABASE_URL": settings.database_url,
-        "DMIP_BROKER_URL": settings.broker_url,
-        "DMIP_DATA_DIR": str(settings.data_dir),
-        "DMIP_FORMS_DIR": str(settings.forms_dir),
-        "DMIP_SECRET_KEY": settings.secret_key,
-    }
+    env = {**env_for(settings), "DMIP_BROKER_URL": settings.broker_url}
     result = CliRunner().invoke(main, ["demo", *args], env=env)
     assert result.exit_code == 0, result.output
     return result
