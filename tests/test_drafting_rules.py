@@ -16,12 +16,16 @@ from tests.engine_helper import FORMS_DIR, compiled_forms
 from tests.test_drafting_district import (
     LIBRARY,
     LIBRARY_IDS,
+    S1,
+    S2,
+    S3,
+    D,
     fixture_facts,
     fixture_library,
 )
 from workers.drafting import draft_dmip
 from workers.drafting import narrative as nv
-from workers.drafting.facts import IndicatorInfo
+from workers.drafting.facts import IndicatorInfo, IndicatorValue
 from workers.drafting.library import LibraryError, load_library, parse_library
 
 # --- Narrative --------------------------------------------------------------------------------
@@ -270,3 +274,47 @@ def test_management_benchmark_is_two_of_three() -> None:
     )
     _, analysis = draft_dmip(replace(facts, hq_values=hq, values=values), library)
     assert "financial_management" not in {p.gap.key for p in analysis.priorities}
+
+
+def test_an_outlying_sub_county_is_flagged_and_partner_pledges_are_set_beside_the_plan() -> None:
+    facts = fixture_facts()
+    # Penta 3 at 90%, 89% and 10%: the median is 89, the median absolute deviation 1, so
+    # Rwemiyaga scores 0.6745 x (10 - 89) / 1 = -53.3 (an outlier beyond 3.5).
+    values = [
+        replace(v, value={S1: 90.0, S2: 89.0, S3: 10.0}[v.org_unit])
+        if v.indicator_id == "penta3_coverage" and v.org_unit != D
+        else v
+        for v in facts.values
+    ]
+    values.append(IndicatorValue("partner_commitments_ugx", D, 405_400_000.0, 2, 1, 405_400_000.0))
+    infos = {
+        **facts.indicators,
+        "partner_commitments_ugx": IndicatorInfo(
+            "partner_commitments_ugx",
+            "Partner commitments",
+            "management",
+            "ugx",
+            "dmip_priority_workshop",
+            "higher_is_better",
+            None,
+            "Not a gap indicator",
+            dmip_section="action_plan",
+            function="partner_coordination",
+        ),
+    }
+    sections, _ = draft_dmip(
+        replace(facts, values=tuple(values), indicators=infos), fixture_library()
+    )
+    by_key = {s.key: s for s in sections}
+    flags = by_key["data_quality"].tables[-1]
+    assert [c.text for c in flags.rows[0]] == [
+        "outlier",
+        "Rwemiyaga",
+        "Penta 3 (DPT3) coverage: 10.0% (modified z-score -53.3)",
+    ]
+    # Only Rwemiyaga is now short on Penta 3: (480 - 300) / 40 = 4.5 -> 5 sessions, phased
+    # 2, 2, 1 -> UGX 500,000, 500,000, 250,000; development partners pay 60%: 750,000.
+    assert (
+        "Partners committed UGX 405,400,000 at the priority-setting workshop; the plan asks "
+        "development partners for UGX 750,000."
+    ) in [p.text for p in by_key["action_plan"].paragraphs]

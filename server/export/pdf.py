@@ -34,8 +34,6 @@ Progress = Callable[[float], None]
 
 _STYLES = getSampleStyleSheet()
 _CELL = ParagraphStyle("cell", parent=_STYLES["BodyText"], fontSize=7, leading=8.5)
-_CELL_NUM = ParagraphStyle("cellnum", parent=_CELL, alignment=TA_RIGHT)
-_CELL_HEAD = ParagraphStyle("cellhead", parent=_CELL, fontName="Helvetica-Bold")
 _NOTE = ParagraphStyle("note", parent=_STYLES["BodyText"], fontSize=8, fontName="Helvetica-Oblique")
 
 
@@ -104,55 +102,83 @@ def render_pdf(
     return out.getvalue()
 
 
-_PAD = 14.0  # points: the cell padding (6 each side) and a little air
-_MIN_TEXT = 2.0 * cm
+_MIN_TEXT = 1.7 * cm
 
 
-def _widths(table: Table, width: float) -> list[float]:
+def _styles(size: float) -> tuple[ParagraphStyle, ParagraphStyle, ParagraphStyle]:
+    """Text, number and header cell styles at a font size."""
+    text = ParagraphStyle(f"cell{size}", parent=_CELL, fontSize=size, leading=size * 1.2)
+    number = ParagraphStyle(f"cellnum{size}", parent=text, alignment=TA_RIGHT)
+    head = ParagraphStyle(f"cellhead{size}", parent=text, fontName="Helvetica-Bold")
+    return text, number, head
+
+
+def _widths(table: Table, width: float, size: float, pad: float) -> list[float] | None:
     """Number columns are as wide as their longest number, so a figure never breaks across
-    lines; text columns share the rest in proportion to their longest text."""
+    lines; text columns share the rest in proportion to their longest text. None when the
+    numbers alone do not leave the text columns their minimum width."""
     numeric = [
         any(row[i].kind not in ("text", "missing") for row in table.rows)
         for i in range(len(table.columns))
     ]
     natural = [
         max(
-            [stringWidth(row[i].text, _CELL.fontName, _CELL.fontSize) for row in table.rows]
-            + [stringWidth(w, _CELL_HEAD.fontName, _CELL.fontSize) for w in name.split()]
+            [stringWidth(row[i].text, "Helvetica", size) for row in table.rows]
+            + [stringWidth(w, "Helvetica-Bold", size) for w in name.split()]
         )
-        + _PAD
+        + 2 * pad
+        + 2
         for i, name in enumerate(table.columns)
     ]
     rigid = sum(n for n, is_num in zip(natural, numeric, strict=True) if is_num)
     text_natural = sum(n for n, is_num in zip(natural, numeric, strict=True) if not is_num)
-    left = max(width - rigid, 0.0)
     if not text_natural:
-        scale = width / rigid if rigid else 1.0
-        return [n * scale for n in natural]
-    return [
-        n if is_num else max(_MIN_TEXT, left * n / text_natural)
-        for n, is_num in zip(natural, numeric, strict=True)
+        return [n * width / rigid for n in natural] if rigid <= width else None
+    left = width - rigid
+    texts = sum(1 for is_num in numeric if not is_num)
+    if left < texts * _MIN_TEXT:
+        return None
+    shares = [
+        max(_MIN_TEXT, left * n / text_natural) if not num else n
+        for n, num in zip(natural, numeric, strict=True)
     ]
+    # The minimum may take more than the text's share: scale the text columns back to fit.
+    spare = width - rigid
+    text_total = sum(w for w, num in zip(shares, numeric, strict=True) if not num)
+    return [w if num else w * spare / text_total for w, num in zip(shares, numeric, strict=True)]
 
 
 def _table(table: Table, width: float) -> list[Flowable]:
-    head = [PdfParagraph(escape(c), _CELL_HEAD) for c in table.columns]
+    # Wide tables (the action plan) step down to a smaller font and tighter padding before
+    # any figure would have to break across lines.
+    for size, pad in ((7.0, 6.0), (6.0, 3.0), (5.0, 2.0)):
+        widths = _widths(table, width, size, pad)
+        if widths is not None:
+            break
+    else:
+        size, pad = 5.0, 2.0
+        widths = [width / len(table.columns)] * len(table.columns)
+    text_style, number_style, head_style = _styles(size)
+    head = [PdfParagraph(escape(c), head_style) for c in table.columns]
     body = [
         [
             PdfParagraph(
-                escape(cell.text), _CELL_NUM if cell.kind not in ("text", "missing") else _CELL
+                escape(cell.text),
+                number_style if cell.kind not in ("text", "missing") else text_style,
             )
             for cell in row
         ]
         for row in table.rows
     ]
-    grid = PdfTable([head, *body], colWidths=_widths(table, width), repeatRows=1)
+    grid = PdfTable([head, *body], colWidths=widths, repeatRows=1)
     grid.setStyle(
         TableStyle(
             [
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef3")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), pad),
+                ("RIGHTPADDING", (0, 0), (-1, -1), pad),
             ]
         )
     )

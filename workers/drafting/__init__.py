@@ -7,6 +7,7 @@ tables and charts whose numbers carry references to the aggregates and facts beh
 from __future__ import annotations
 
 from workers.drafting.analysis import Analysis, analyse
+from workers.drafting.annex import data_quality_section
 from workers.drafting.document import Section
 from workers.drafting.facts import DistrictFacts
 from workers.drafting.library import Library
@@ -16,11 +17,10 @@ from workers.drafting.plan import (
     priorities_section,
     results_section,
 )
+from workers.drafting.profile import profile_section
 from workers.drafting.situation import (
-    data_quality_section,
     gap_analysis_section,
     management_section,
-    profile_section,
     service_delivery_section,
 )
 

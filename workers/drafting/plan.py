@@ -313,6 +313,7 @@ def action_plan_section(facts: DistrictFacts, analysis: Analysis, library: Libra
             tuple(fin_rows),
         )
     )
+    blocks.extend(_commitments(facts, analysis))
     blocks.append(
         Chart(
             "Cost by year and funding source",
@@ -359,6 +360,18 @@ def action_plan_section(facts: DistrictFacts, analysis: Analysis, library: Libra
             )
         )
     return Section("action_plan", title, tuple(blocks))
+
+
+def _commitments(facts: DistrictFacts, analysis: Analysis) -> list[Block]:
+    """What partners pledged at the workshop, beside what the plan asks of them."""
+    pledged = facts.value("partner_commitments_ugx")
+    if pledged is None or pledged.value is None:
+        return []
+    text = f"Partners committed {nv.ugx(pledged.value)} at the priority-setting workshop"
+    if "donors" in analysis.costs.sources:
+        asked = analysis.costs.source_total("donors")
+        text += f"; the plan asks development partners for {nv.ugx(asked)}"
+    return [Paragraph(nv.sentence(text), (facts.ref(pledged),))]
 
 
 # --- 8. M&E plan ------------------------------------------------------------------------------

@@ -1,12 +1,11 @@
-"""Sections that describe the district as it is: profile, management capacity, service
-delivery, gap analysis and the data-quality annex."""
+"""Sections that describe the district as it is: management capacity, service delivery by
+sector and the gap analysis."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from workers.aggregate.gaps import rank
-from workers.aggregate.outliers import outliers
 from workers.drafting import narrative as nv
 from workers.drafting.cells import (
     SECTOR_LABELS,
@@ -16,7 +15,6 @@ from workers.drafting.cells import (
     percent_cell,
     rank_cell,
     standard_ref,
-    ugx_cell,
     value_cell,
 )
 from workers.drafting.document import (
@@ -34,138 +32,9 @@ from workers.drafting.facts import DistrictFacts, IndicatorInfo
 from workers.drafting.library import Library
 from workers.drafting.planning import IndicatorGap, sub_county_values
 
-FACILITY_LABELS = {
-    "hospital": "General hospitals",
-    "hc_iv": "Health centres IV",
-    "hc_iii": "Health centres III",
-    "hc_ii": "Health centres II",
-}
-SCHOOL_LABELS = {
-    "primary_gov": "Government primary schools",
-    "primary_private": "Private primary schools",
-    "secondary_gov": "Government secondary schools",
-}
-BUDGET_LABELS = {
-    "central": "Central government transfers",
-    "local_revenue": "Local revenue",
-    "donor": "Development partners",
-    "other": "Other",
-}
-
 
 def _names(facts: DistrictFacts, codes: list[str]) -> str:
     return nv.join_names([facts.sub_county_name(c) for c in codes])
-
-
-# --- 1. District profile ----------------------------------------------------------------------
-
-
-def profile_section(facts: DistrictFacts) -> Section:
-    blocks: list[Block] = []
-    names = [sc.name for sc in facts.sub_counties]
-    p = facts.profile
-    intro = f"{facts.district_name} District"
-    if facts.population is not None:
-        year = f" ({p.population_year})" if p and p.population_year else ""
-        intro += f" has a population of {nv.number(facts.population)}{year}"
-        intro += f" living in {nv.count_of(len(names), 'sub-county')}" if names else ""
-    else:
-        intro += f" has {nv.count_of(len(names), 'sub-county')}" if names else ""
-    if names:
-        intro += f": {nv.join_names(names)}"
-    refs = (facts.fact_ref("population"),) if facts.population is not None else ()
-    blocks.append(Paragraph(nv.sentence(intro), refs))
-    if facts.population is None:
-        blocks.append(Paragraph("Population: not enough data (not recorded for this cycle)."))
-    if facts.sub_counties:
-        rows = tuple(
-            (
-                text(sc.name),
-                text(sc.code),
-                count_cell(sc.population, facts.fact_ref("population", sc.code)),
-            )
-            for sc in facts.sub_counties
-        )
-        blocks.append(Table("Sub-counties", ("Sub-county", "Code", "Population"), rows))
-    if p is None:
-        blocks.append(
-            Paragraph(
-                f"Not enough data: the district profile for {facts.cycle} has not been "
-                "submitted, so facilities, schools, staffing and budget are not described."
-            )
-        )
-        return Section("profile", "District profile", tuple(blocks))
-    ref = facts.fact_ref
-    service_rows = [
-        (text(label), count_cell(p.facilities[k], ref(f"profile.{k}", submissions=p.submissions)))
-        for k, label in FACILITY_LABELS.items()
-        if k in p.facilities
-    ] + [
-        (text(label), count_cell(p.schools[k], ref(f"profile.{k}", submissions=p.submissions)))
-        for k, label in SCHOOL_LABELS.items()
-        if k in p.schools
-    ]
-    if service_rows:
-        blocks.append(
-            Table("Health facilities and schools", ("Service point", "Number"), tuple(service_rows))
-        )
-    if p.staffing:
-        blocks.append(_staffing_table(facts))
-    if p.budget_ugx:
-        blocks.extend(_budget_blocks(facts))
-    return Section("profile", "District profile", tuple(blocks))
-
-
-def _staffing_table(facts: DistrictFacts) -> Table:
-    p = facts.profile
-    assert p is not None
-    rows = []
-    for line in p.staffing:
-        r = facts.fact_ref(f"profile.staffing.{line.department}", submissions=p.submissions)
-        filled = line.filled * 100 / line.approved if line.approved else None
-        rows.append(
-            (
-                text(line.department.capitalize()),
-                count_cell(line.approved, r),
-                count_cell(line.filled, r),
-                percent_cell(filled, r),
-            )
-        )
-    approved = sum(x.approved for x in p.staffing)
-    filled_total = sum(x.filled for x in p.staffing)
-    r = facts.fact_ref("profile.staffing", submissions=p.submissions)
-    rows.append(
-        (
-            text("Total"),
-            count_cell(approved, r),
-            count_cell(filled_total, r),
-            percent_cell(filled_total * 100 / approved if approved else None, r),
-        )
-    )
-    return Table(
-        "Staffing by department",
-        ("Department", "Approved posts", "Filled", "Filled (%)"),
-        tuple(rows),
-    )
-
-
-def _budget_blocks(facts: DistrictFacts) -> list[Block]:
-    p = facts.profile
-    assert p is not None
-    total = sum(p.budget_ugx.values())
-    rows = []
-    for key, label in BUDGET_LABELS.items():
-        if key not in p.budget_ugx:
-            continue
-        r = facts.fact_ref(f"profile.budget.{key}", submissions=p.submissions)
-        share = p.budget_ugx[key] * 100 / total if total else None
-        rows.append((text(label), ugx_cell(p.budget_ugx[key], r), percent_cell(share, r)))
-    r = facts.fact_ref("profile.budget", submissions=p.submissions)
-    rows.append((text("Total"), ugx_cell(total, r), percent_cell(100.0 if total else None, r)))
-    return [
-        Paragraph(nv.sentence(f"The district budget for {facts.cycle} is {nv.ugx(total)}"), (r,)),
-        Table("Budget by source", ("Source", "Amount (UGX)", "Share"), tuple(rows)),
-    ]
 
 
 # --- 2. Management capacity -------------------------------------------------------------------
@@ -482,89 +351,3 @@ def _gap_table(facts: DistrictFacts, title: str, gaps: list[IndicatorGap]) -> Ta
         ),
         tuple(rows),
     )
-
-
-# --- 9. Data-quality annex --------------------------------------------------------------------
-
-
-def data_quality_section(facts: DistrictFacts) -> Section:
-    blocks: list[Block] = []
-    title = "Data-quality annex"
-    if facts.completeness:
-        rows = []
-        for c in facts.completeness:
-            r = facts.fact_ref(f"completeness.{c.form_id}", c.org_unit, c.received)
-            rows.append(
-                (
-                    text(facts.form_titles.get(c.form_id, c.form_id)),
-                    text(facts.sub_county_name(c.org_unit)),
-                    count_cell(c.received, r),
-                    count_cell(c.expected, r) if c.expected is not None else text("not set"),
-                    percent_cell(c.received * 100 / c.expected if c.expected else None, r)
-                    if c.expected is not None
-                    else text("not set"),
-                    count_cell(c.failed, r),
-                )
-            )
-        blocks.append(
-            Table(
-                "Completeness by form and sub-county",
-                ("Form", "Org unit", "Received", "Expected", "Complete", "Failed"),
-                tuple(rows),
-            )
-        )
-        incomplete = [
-            c for c in facts.completeness if c.expected is not None and c.received < c.expected
-        ]
-        failed = sum(c.failed for c in facts.completeness)
-        sentences = []
-        if incomplete:
-            verb = "is" if len(incomplete) == 1 else "are"
-            sentences.append(
-                nv.sentence(
-                    f"{nv.count_of(len(incomplete), 'return')} {verb} below the expected number of"
-                    " submissions"
-                )
-            )
-        if failed:
-            sentences.append(
-                nv.sentence(
-                    f"{nv.count_of(failed, 'submission')} could not be processed and "
-                    f"{'is' if failed == 1 else 'are'} left out of every figure"
-                )
-            )
-        if sentences:
-            blocks.insert(0, Paragraph(" ".join(sentences)))
-    else:
-        blocks.append(
-            Paragraph("Not enough data: no completeness figures are available for this cycle.")
-        )
-    found = []
-    for info in facts.indicators.values():
-        values = {
-            v.org_unit: v.value for v in sub_county_values(facts, info.id) if v.value is not None
-        }
-        for code, score in outliers(values).items():
-            found.append((info, code, values[code], score))
-    flags = list(facts.data_quality_flags)
-    if found or flags:
-        rows = [
-            (
-                text("outlier"),
-                text(facts.sub_county_name(code)),
-                text(
-                    f"{info.name}: {nv.value_text(value, info.unit)}"
-                    f" (modified z-score {nv.number(score, 1)})"
-                ),
-            )
-            for info, code, value, score in found
-        ] + [(text(f.kind), text(facts.sub_county_name(f.org_unit)), text(f.detail)) for f in flags]
-        blocks.append(Table("Data-quality flags", ("Kind", "Org unit", "Detail"), tuple(rows)))
-    else:
-        blocks.append(
-            Paragraph(
-                "No sub-county value is an outlier among its peers (modified z-score above 3.5) "
-                "and no other data-quality flag is raised."
-            )
-        )
-    return Section("data_quality", title, tuple(blocks))
