@@ -2,19 +2,23 @@
 -- Set by the runner through the environment: BENCH_AUTH (Basic credentials, base64),
 -- BENCH_TEMPLATE (the submission XML with the text INSTANCE_ID where the id goes).
 
-local counter = 0
-local thread_id = 0
-local threads = {}
+-- Globals, not locals: setup() runs in wrk's main Lua state and hands each thread its own
+-- number and tag through thread:set, which sets globals of that thread's state. (A file-level
+-- `local thread_id` would shadow the value set and give every thread the same ids.)
+counter = 0
+threads = {}
 local boundary = "----dmipbenchboundary7MA4YWxkTrZu0gW"
+
+math.randomseed(os.time())
+local main_tag = string.format("%x-%x", os.time(), math.random(0, 0xFFFFFF))
 
 function setup(thread)
   thread:set("thread_id", #threads + 1)
+  thread:set("run_tag", main_tag)
   table.insert(threads, thread)
 end
 
 function init(args)
-  math.randomseed(os.time() + thread_id * 7919)
-  run_tag = string.format("%x%x", os.time(), math.random(0, 0xFFFFFF))
   template = os.getenv("BENCH_TEMPLATE")
   auth = os.getenv("BENCH_AUTH")
 end
