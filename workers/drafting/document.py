@@ -108,3 +108,8 @@ def text(value: str) -> Cell:
 
 def missing(label: str = "not enough data") -> Cell:
     return Cell(label, "missing")
+
+
+def notice(key: str, title: str, message: str) -> Section:
+    """A section that has only one thing to say, e.g. that there is not enough data."""
+    return Section(key, title, (Paragraph(message),))

@@ -14,7 +14,17 @@ from workers.drafting.cells import (
     ugx_cell,
     value_cell,
 )
-from workers.drafting.document import Block, Cell, Chart, Paragraph, Ref, Section, Series, Table
+from workers.drafting.document import (
+    Block,
+    Cell,
+    Chart,
+    Paragraph,
+    Ref,
+    Section,
+    Series,
+    Table,
+    notice,
+)
 from workers.drafting.document import text as text_cell
 from workers.drafting.facts import DistrictFacts
 from workers.drafting.library import Library
@@ -79,16 +89,12 @@ def _need_sentence(facts: DistrictFacts, need: Need) -> str:
 def priorities_section(facts: DistrictFacts, analysis: Analysis) -> Section:
     title = "Priorities and interventions"
     if not analysis.priorities:
-        return Section(
+        return notice(
             "priorities",
             title,
-            (
-                Paragraph(
-                    "Not enough data: no gap against a standard could be measured, so no "
-                    "priority is set. Priorities follow once indicators with a standard have "
-                    "values."
-                ),
-            ),
+            "Not enough data: no gap against a standard could be measured, so no "
+            "priority is set. Priorities follow once indicators with a standard have "
+            "values.",
         )
     blocks: list[Block] = [
         Paragraph(
@@ -154,10 +160,8 @@ def priorities_section(facts: DistrictFacts, analysis: Analysis) -> Section:
 def results_section(facts: DistrictFacts, analysis: Analysis) -> Section:
     title = "Results framework"
     if not analysis.priorities:
-        return Section(
-            "results_framework",
-            title,
-            (Paragraph("Not enough data: there is no priority to set targets for."),),
+        return notice(
+            "results_framework", title, "Not enough data: there is no priority to set targets for."
         )
     years = fy_labels(facts.cycle)
     rows = []
@@ -204,10 +208,10 @@ def action_plan_section(facts: DistrictFacts, analysis: Analysis, library: Libra
     title = "Costed action plan and financing"
     plan = analysis.costs
     if not plan.lines:
-        return Section(
+        return notice(
             "action_plan",
             title,
-            (Paragraph("Not enough data: no intervention could be sized, so nothing is costed."),),
+            "Not enough data: no intervention could be sized, so nothing is costed.",
         )
     years = fy_labels(facts.cycle)
     blocks: list[Block] = []
@@ -380,10 +384,8 @@ def _commitments(facts: DistrictFacts, analysis: Analysis) -> list[Block]:
 def me_plan_section(facts: DistrictFacts, analysis: Analysis, library: Library) -> Section:
     title = "Monitoring and evaluation plan"
     if not analysis.priorities:
-        return Section(
-            "me_plan",
-            title,
-            (Paragraph("Not enough data: there is no priority indicator to monitor yet."),),
+        return notice(
+            "me_plan", title, "Not enough data: there is no priority indicator to monitor yet."
         )
     rows = []
     for p in analysis.priorities:

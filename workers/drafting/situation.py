@@ -26,6 +26,7 @@ from workers.drafting.document import (
     Section,
     Series,
     Table,
+    notice,
     text,
 )
 from workers.drafting.facts import DistrictFacts, IndicatorInfo
@@ -68,15 +69,11 @@ def management_section(facts: DistrictFacts, library: Library) -> Section:
     with_data = [(i, v) for i, v in scored if v is not None and v.value is not None]
     title = "Management capacity"
     if not with_data:
-        return Section(
+        return notice(
             "management_capacity",
             title,
-            (
-                Paragraph(
-                    f"Not enough data: no management capacity assessment has been submitted for "
-                    f"{facts.cycle}."
-                ),
-            ),
+            f"Not enough data: no management capacity assessment has been submitted for "
+            f"{facts.cycle}.",
         )
     blocks: list[Block] = [
         Paragraph(

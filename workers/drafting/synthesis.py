@@ -18,6 +18,7 @@ from workers.drafting.document import (
     Section,
     Series,
     Table,
+    notice,
     text,
 )
 from workers.drafting.facts import DistrictFacts
@@ -80,10 +81,10 @@ def common_gaps_section(districts: Sequence[tuple[DistrictFacts, Analysis]]) -> 
             found.setdefault(g.key, []).append((facts, g.gap.severity.value, g.gap.relative))
     title = "Gaps common to districts"
     if not found:
-        return Section(
+        return notice(
             "synthesis_gaps",
             title,
-            (Paragraph("Not enough data: no district has a measured gap against a standard."),),
+            "Not enough data: no district has a measured gap against a standard.",
         )
     ordered = sorted(found.items(), key=lambda kv: (-len(kv[1]), labels[kv[0]]))
     rows = []
@@ -192,10 +193,10 @@ def process_synthesis(all_facts: Sequence[DistrictFacts]) -> Section:
     (actual minus planned date, in days), and how many are marked delayed."""
     title = "The DMIP process: where it stalls"
     if not any(f.milestones for f in all_facts):
-        return Section(
+        return notice(
             "synthesis_process",
             title,
-            (Paragraph("Not enough data: no district has reported its process milestones."),),
+            "Not enough data: no district has reported its process milestones.",
         )
     rows = []
     medians: list[float | None] = []
