@@ -64,6 +64,11 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     app.register_blueprint(openrosa_bp)
+
+    from server.web import init_web
+
+    # After the OpenRosa blueprint: the web app's error pages leave OpenRosa's bodies alone.
+    init_web(app)
     app.register_blueprint(api_bp)
 
 

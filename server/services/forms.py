@@ -8,7 +8,11 @@ anyone publishes it. `publish_xlsform` applies the versioning rules:
 - the same version with different content is refused: phones that have the old XForm would
   never fetch the new one, because Collect compares versions;
 - a new version becomes the open one and the previous open version turns "closing", so phones
-  that have not updated yet can still send what they filled in.
+  that have not updated yet can still send what they filled in;
+- with `draft=True` the new version is stored as a draft instead: not offered to Collect and
+  refusing submissions until `open_version` opens it. A draft may be replaced by a file of the
+  same version, since no phone has it yet;
+- `close_form` closes every version: the form leaves formList and refuses submissions.
 
 Org-unit CSVs a form references (regions.csv, districts.csv, ...) are generated from the
 hierarchy, never read from disk; every other referenced file must be supplied.
@@ -280,8 +284,12 @@ def publish_xlsform(
     filename: str,
     media: Mapping[str, bytes] | None = None,
     actor: User | None = None,
+    draft: bool = False,
 ) -> PublishResult:
-    """Compile and publish one XLSForm in the caller's transaction. Raises PublishError."""
+    """Compile and publish one XLSForm in the caller's transaction. Raises PublishError.
+
+    With `draft`, the version is stored as a draft (status "draft") and the open one stays open.
+    """
     compiled = compile_xlsform(xlsform, filename)
     if not compiled.ok:
         raise PublishError(compiled.errors, compiled.warnings)
@@ -299,10 +307,14 @@ def publish_xlsform(
                 FormVersion.form_id == form.id, FormVersion.version == info.version
             )
         )
+        if same_version is not None and same_version.state is VersionState.draft:
+            _replace_draft(blobs, same_version, xlsform, filename, compiled, contents)
+            return _finish(
+                session, form, same_version, "new_version", compiled, contents, actor, draft
+            )
         if same_version is not None:
             return _republish(session, blobs, form, same_version, xform, contents, compiled)
 
-    now = utcnow()
     status = "new_version"
     if form is None:
         form = Form(xml_form_id=info.xml_form_id, title=info.title)
@@ -313,17 +325,54 @@ def publish_xlsform(
         form_id=form.id,
         version=info.version,
         title=info.title,
-        state=VersionState.open,
+        state=VersionState.draft,
         xlsform=xlsform,
         xlsform_filename=filename,
         xform=xform,
         md5=md5,
         schema=info.fields,
-        published_at=now,
     )
     version.media = [_store_media(blobs, item) for item in contents]
     session.add(version)
     session.flush()
+    return _finish(session, form, version, status, compiled, contents, actor, draft)
+
+
+def _finish(
+    session: Session,
+    form: Form,
+    version: FormVersion,
+    status: str,
+    compiled: CompileResult,
+    contents: list[_MediaContent],
+    actor: User | None,
+    draft: bool,
+) -> PublishResult:
+    """Open the stored version unless a draft was asked for, and record who did it."""
+    if draft:
+        status = "draft"
+    else:
+        _make_open(form, version, session)
+    session.add(
+        AuditEvent(
+            actor_id=actor.id if actor is not None else None,
+            action="form.draft" if draft else "form.publish",
+            target_type="form",
+            target_id=form.xml_form_id,
+            details={
+                "version": version.version,
+                "status": status,
+                "md5": version.md5,
+                "filename": version.xlsform_filename,
+                "media": sorted(item.filename for item in contents),
+            },
+        )
+    )
+    session.flush()
+    return PublishResult(form, version, status, compiled.warnings)
+
+
+def _make_open(form: Form, version: FormVersion, session: Session) -> None:
     previous = session.scalars(
         select(FormVersion).where(
             FormVersion.form_id == form.id,
@@ -333,25 +382,92 @@ def publish_xlsform(
     )
     for older in previous:
         older.state = VersionState.closing
+    version.state = VersionState.open
+    version.published_at = utcnow()
     form.current_version = version
-    form.title = info.title
+    form.title = version.title
+    session.flush()
+
+
+def _replace_draft(
+    blobs: BlobStore,
+    version: FormVersion,
+    xlsform: bytes,
+    filename: str,
+    compiled: CompileResult,
+    contents: list[_MediaContent],
+) -> None:
+    """Give a draft new content: no phone has seen it, so its version need not change."""
+    assert compiled.info is not None and compiled.xform is not None
+    version.title = compiled.info.title
+    version.xlsform = xlsform
+    version.xlsform_filename = filename
+    version.xform = compiled.xform
+    version.md5 = hashlib.md5(compiled.xform, usedforsecurity=False).hexdigest()
+    version.schema = compiled.info.fields
+    # Rows are updated in place: replacing the list would insert the new rows before deleting
+    # the old ones and trip the (version, filename) unique constraint.
+    by_name = {m.filename: m for m in version.media}
+    for item in contents:
+        fresh = _store_media(blobs, item)
+        current = by_name.pop(item.filename, None)
+        if current is None:
+            version.media.append(fresh)
+            continue
+        current.sha256, current.md5, current.size = fresh.sha256, fresh.md5, fresh.size
+        current.content_type, current.kind = fresh.content_type, fresh.kind
+        current.updated_at = fresh.updated_at
+    for unused in by_name.values():
+        version.media.remove(unused)
+
+
+class FormStateError(ValueError):
+    """The action does not apply to the form or version in its present state."""
+
+
+def open_version(
+    session: Session, blobs: BlobStore, version: FormVersion, actor: User | None = None
+) -> None:
+    """Open a draft: Collect sees it at once, the version open before it turns "closing"."""
+    if version.state is not VersionState.draft:
+        raise FormStateError(
+            f"Version {version.version!r} is {version.state.value}; only a draft can be opened."
+        )
+    form = version.form
+    _make_open(form, version, session)
+    refresh_orgunit_media(session, blobs)
+    _audit(session, actor, "form.open", form, {"version": version.version})
+
+
+def close_form(session: Session, form: Form, actor: User | None = None) -> list[str]:
+    """Close every open or closing version of a form; returns the versions closed.
+
+    Collect no longer lists the form and the server refuses its submissions; drafts are kept.
+    """
+    closed = []
+    for version in form.versions:
+        if version.state in (VersionState.open, VersionState.closing):
+            version.state = VersionState.closed
+            closed.append(version.version)
+    if not closed:
+        raise FormStateError(f"The form {form.xml_form_id} has no open version to close.")
+    _audit(session, actor, "form.close", form, {"versions": closed})
+    return closed
+
+
+def _audit(
+    session: Session, actor: User | None, action: str, form: Form, details: dict[str, Any]
+) -> None:
     session.add(
         AuditEvent(
             actor_id=actor.id if actor is not None else None,
-            action="form.publish",
+            action=action,
             target_type="form",
-            target_id=info.xml_form_id,
-            details={
-                "version": info.version,
-                "status": status,
-                "md5": md5,
-                "filename": filename,
-                "media": sorted(item.filename for item in contents),
-            },
+            target_id=form.xml_form_id,
+            details=details,
         )
     )
     session.flush()
-    return PublishResult(form, version, status, compiled.warnings)
 
 
 def _republish(
