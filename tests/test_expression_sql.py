@@ -140,6 +140,7 @@ def _same(sql_value: Any, py_value: Any) -> bool:
 
 class Backend:
     dialect: str
+    conn: Any
 
     def run(self, sql: str, rows: list[tuple[str, dict[str, Any]]]) -> Any:
         raise NotImplementedError
@@ -194,10 +195,13 @@ class PostgresBackend(Backend):
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield SqliteBackend()
-    else:
-        yield PostgresBackend(request.getfixturevalue("pg_url"))
+    backend = (
+        SqliteBackend()
+        if request.param == "sqlite"
+        else PostgresBackend(request.getfixturevalue("pg_url"))
+    )
+    yield backend
+    backend.conn.close()
 
 
 def _compare(backend: Backend, source: str, values: dict[str, Any], kind: str) -> None:

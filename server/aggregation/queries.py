@@ -136,9 +136,8 @@ def _outer_columns(indicator: Indicator, column: str, dialect: str) -> list[str]
 
 
 def _divide(n: str, d: str, dialect: str) -> str:
-    if dialect == "sqlite":
-        return f"(CAST({n} AS REAL) / NULLIF({d}, 0))"
-    return f"({n} / NULLIF({d}, 0))"
+    real = {"sqlite": "REAL", "postgresql": "NUMERIC", "duckdb": "DOUBLE"}[dialect]
+    return f"(CAST({n} AS {real}) / NULLIF({d}, 0))"
 
 
 def eligible_sql(submissions_table: str = "submissions") -> str:

@@ -109,11 +109,10 @@ class _Compiler:
         if isinstance(node, Arith):
             left, right = self.number(node.left, where), self.number(node.right, where)
             if node.op == "/":
-                # Division by zero is unknown, as in the evaluator; SQLite would otherwise do
-                # integer division on two integers.
-                if self.sqlite:
-                    return f"(CAST({left} AS REAL) / NULLIF({right}, 0))"
-                return f"({left} / NULLIF({right}, 0))"
+                # Division by zero is unknown, as in the evaluator.
+                # Counts are integers, and SQL divides two integers as integers.
+                real = "REAL" if self.sqlite else ("NUMERIC" if self.pg else "DOUBLE")
+                return f"(CAST({left} AS {real}) / NULLIF({right}, 0))"
             return f"({left} {node.op} {right})"
         if isinstance(node, If):
             cond = self.condition(node.cond, where)
