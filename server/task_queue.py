@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 PROCESS_SUBMISSION = "dmip.process_submission"
 SWEEP = "dmip.sweep"
+REGENERATE_PLANS = "dmip.regenerate_plans"
+# How often the worker looks for district plans whose data changed and has settled.
+PLAN_REGENERATION_INTERVAL = 5.0
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -42,6 +45,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 # A sweep nobody ran before the next one is due is worthless: while the worker
                 # is down they would pile up in the queue.
                 "options": {"expires": float(settings.sweep_interval)},
+            },
+            "regenerate-plans": {
+                "task": REGENERATE_PLANS,
+                "schedule": PLAN_REGENERATION_INTERVAL,
+                "options": {"expires": PLAN_REGENERATION_INTERVAL},
             },
         },
     }

@@ -9,7 +9,7 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from server.task_queue import PROCESS_SUBMISSION, SWEEP
+from server.task_queue import PROCESS_SUBMISSION, REGENERATE_PLANS, SWEEP
 from workers import ingest, runtime, sweeper
 
 log = logging.getLogger(__name__)
@@ -52,3 +52,12 @@ def _send_process(submission_id: int) -> bool:
 def sweep() -> int:
     # Not acks_late: a sweep lost with its worker is simply done by the next beat.
     return sweeper.sweep(runtime.database(), runtime.settings().sweep_grace, _send_process)
+
+
+@shared_task(name=REGENERATE_PLANS, ignore_result=True, acks_late=False)
+def regenerate_plans() -> int:
+    """Redraw the district plans whose data changed and has settled (a periodic task: one
+    lost with its worker is simply done by the next)."""
+    from server.plans.regenerate import regenerate_due
+
+    return regenerate_due(runtime.database())

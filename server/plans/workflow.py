@@ -180,9 +180,7 @@ def change_plan_state(
 
 def _freeze(session: Session, plan: DmipPlan, actor: User) -> PlanVersion:
     number = (
-        session.scalar(
-            select(func.max(PlanVersion.number)).where(PlanVersion.plan_id == plan.id)
-        )
+        session.scalar(select(func.max(PlanVersion.number)).where(PlanVersion.plan_id == plan.id))
         or 0
     ) + 1
     version = PlanVersion(
