@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from server.api import handlers
@@ -28,9 +28,21 @@ bp.add_url_rule("/quality/flags", "quality_flags", handlers.quality_flags)
 bp.add_url_rule("/quality/completeness", "completeness", handlers.completeness)
 
 
-@bp.route("/", defaults={"rest": ""})
-@bp.route("/<path:rest>")
+# Every method, so that a write to a known resource reaches this blueprint's renderer (routing
+# errors otherwise go to the app's HTML handlers) and gets a JSON 405.
+ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@bp.route("/", defaults={"rest": ""}, methods=ANY)
+@bp.route("/<path:rest>", methods=ANY)
 def unknown(rest: str) -> Response:
+    if request.method != "GET":
+        raise Problem(
+            405,
+            "api.method_not_allowed",
+            "This API only reads data: use GET.",
+            headers={"Allow": "GET, HEAD, OPTIONS"},
+        )
     raise not_found("api.not_found", f"There is no API resource at /api/v1/{rest}.")
 
 
@@ -56,14 +68,9 @@ def problem_response(problem: Problem) -> Response:
 
 def http_problem(exc: HTTPException) -> Response:
     code = exc.code or 500
-    response = problem_response(
+    return problem_response(
         Problem(code, f"http.{code}", exc.description or exc.name or "Request failed.")
     )
-    if code == 405 and exc.response is None:
-        for name, value in exc.get_headers():
-            if name.lower() == "allow":
-                response.headers[name] = value
-    return response
 
 
 def unexpected(exc: Exception) -> Response:

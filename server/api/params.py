@@ -42,6 +42,12 @@ class Query:
                 f"{', '.join(sorted(set(accepted) | set(PAGING)))}.",
                 parameter=unknown[0],
             )
+        for name, value in self.args.items(multi=True):
+            if "\x00" in value:
+                # PostgreSQL text cannot hold NUL; no code, id or cycle contains one.
+                raise bad_request(
+                    "api.bad_parameter", f"{name!r} contains a NUL character.", parameter=name
+                )
         for name in self.args:
             if name not in repeatable and len(self.args.getlist(name)) > 1:
                 raise bad_request("api.repeated_parameter", f"Give {name!r} once.", parameter=name)
