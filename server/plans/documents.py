@@ -1,0 +1,170 @@
+"""DOCX and PDF documents of a district's DMIP and of the cross-district synthesis, and the
+document jobs the worker runs with their progress.
+
+A plan's document shows what a reader of the web app sees: each section's tables and charts as
+the data draws them and its narrative as the coordinator left it. A plan that is stale (new data
+since its last drawing) is redrawn first, so a document never lags behind the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db import Database, utcnow
+from server.export.docx import render_docx
+from server.export.pdf import render_pdf
+from server.models import DmipPlan, DocumentJob, OrgUnit, PlanState
+from server.plans import content
+from server.plans.facts import district_facts
+from server.plans.regenerate import load, regenerate
+from workers.drafting import analyse
+from workers.drafting.document import Section
+from workers.drafting.synthesis import synthesis
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("docx", "pdf")
+Progress = Callable[[float], None]
+
+STATE_WORDS = {
+    PlanState.draft: "Draft",
+    PlanState.in_review: "Draft in review",
+    PlanState.changes_requested: "Draft, changes requested",
+    PlanState.approved: "Approved",
+}
+
+
+class DocumentError(ValueError):
+    pass
+
+
+def plan_sections(plan: DmipPlan) -> list[Section]:
+    return [
+        content.with_text(content.section_from(s.generated), s.edited_text)
+        for s in plan.sections
+        if s.generated
+    ]
+
+
+def _render(
+    fmt: str, title: str, subtitle: str, sections: list[Section], progress: Progress | None
+) -> bytes:
+    if fmt not in FORMATS:
+        raise DocumentError(f"unknown format {fmt!r} (docx or pdf)")
+    render = render_docx if fmt == "docx" else render_pdf
+    return render(title, subtitle, sections, progress=progress, generated=utcnow())
+
+
+def plan_document(
+    session: Session, plan: DmipPlan, fmt: str, progress: Progress | None = None
+) -> bytes:
+    if plan.stale or plan.generated_at is None:
+        regenerate(session, plan)
+        session.flush()
+    district = session.get(OrgUnit, plan.district_id)
+    assert district is not None
+    title = f"{district.name}: District Management Improvement Plan"
+    subtitle = (
+        f"{STATE_WORDS[plan.state]}, planning cycle {plan.cycle} (three years from FY{plan.cycle})"
+    )
+    return _render(fmt, title, subtitle, plan_sections(plan), progress)
+
+
+def synthesis_document(
+    session: Session, cycle: str, fmt: str, progress: Progress | None = None
+) -> bytes:
+    """The cross-district synthesis of every district with a plan in `cycle`."""
+    loaded, library = load(session)
+    plans = list(session.scalars(select(DmipPlan).where(DmipPlan.cycle == cycle)))
+    districts = []
+    for done, plan in enumerate(plans, start=1):
+        district = session.get(OrgUnit, plan.district_id)
+        assert district is not None
+        facts = district_facts(session, loaded, district, cycle)
+        districts.append((facts, analyse(facts, library)))
+        if progress is not None:
+            progress(0.5 * done / len(plans))
+    districts.sort(key=lambda pair: pair[0].district_code)
+    sections = synthesis(districts, library)
+
+    def rendering(fraction: float) -> None:
+        if progress is not None:
+            progress(0.5 + 0.5 * fraction)
+
+    title = "District Management Improvement Plans: cross-district synthesis"
+    subtitle = f"Planning cycle {cycle}, {len(districts)} districts"
+    return _render(fmt, title, subtitle, sections, rendering)
+
+
+def run_job(db: Database, job_id: int, out_dir: Path) -> DocumentJob | None:
+    """Run one document job (the worker task): progress is committed as it goes, so a
+    browser polling the job sees it move; a failure is recorded with its reason."""
+    with db.session() as session:
+        job = session.get(DocumentJob, job_id)
+        if job is None or job.state in {"done", "running"}:
+            return job
+        job.state, job.progress = "running", 0.0
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        # A short transaction of its own, at most every 5%: cheap and visible at once.
+        if fraction - last[0] < 0.05 and fraction < 1.0:
+            return
+        last[0] = fraction
+        with db.session() as s:
+            row = s.get(DocumentJob, job_id)
+            if row is not None:
+                row.progress = min(fraction, 0.99)
+
+    try:
+        with db.session() as session:
+            job = session.get(DocumentJob, job_id)
+            assert job is not None
+            if job.plan_id is not None:
+                plan = session.get(DmipPlan, job.plan_id)
+                assert plan is not None
+                data = plan_document(session, plan, job.format, progress)
+                name = f"dmip-{plan.id}-{job.id}.{job.format}"
+            else:
+                data = synthesis_document(session, job.cycle, job.format, progress)
+                name = f"synthesis-{job.cycle.replace('/', '-')}-{job.id}.{job.format}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / name
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        with db.session() as session:
+            job = session.get(DocumentJob, job_id)
+            assert job is not None
+            job.state, job.progress, job.file_path = "done", 1.0, str(path)
+            job.finished_at = utcnow()
+            return job
+    except Exception as exc:
+        log.exception("document job %s failed", job_id)
+        with db.session() as session:
+            job = session.get(DocumentJob, job_id)
+            if job is not None:
+                job.state, job.error, job.finished_at = "failed", str(exc), utcnow()
+            return job
+
+
+def plan_for(session: Session, district_code: str, cycle: str | None) -> DmipPlan:
+    """The plan of a district (by org unit code) for `cycle`, or its latest cycle."""
+    district = session.scalar(select(OrgUnit).where(OrgUnit.code == district_code))
+    if district is None:
+        raise DocumentError(f"no org unit has the code {district_code!r}")
+    query = select(DmipPlan).where(DmipPlan.district_id == district.id)
+    if cycle is not None:
+        query = query.where(DmipPlan.cycle == cycle)
+    plan = session.scalars(query.order_by(DmipPlan.cycle.desc()).limit(1)).one_or_none()
+    if plan is None:
+        when = f" for cycle {cycle}" if cycle else ""
+        raise DocumentError(
+            f"{district.name} ({district_code}) has no draft DMIP{when} yet: no processed data"
+        )
+    return plan
