@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 PROCESS_SUBMISSION = "dmip.process_submission"
 SWEEP = "dmip.sweep"
 REGENERATE_PLANS = "dmip.regenerate_plans"
+EXPORT_DOCUMENT = "dmip.export_document"
 # How often the worker looks for district plans whose data changed and has settled.
 PLAN_REGENERATION_INTERVAL = 5.0
 

@@ -9,7 +9,7 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from server.task_queue import PROCESS_SUBMISSION, REGENERATE_PLANS, SWEEP
+from server.task_queue import EXPORT_DOCUMENT, PROCESS_SUBMISSION, REGENERATE_PLANS, SWEEP
 from workers import ingest, runtime, sweeper
 
 log = logging.getLogger(__name__)
@@ -61,3 +61,13 @@ def regenerate_plans() -> int:
     from server.plans.regenerate import regenerate_due
 
     return regenerate_due(runtime.database())
+
+
+@shared_task(name=EXPORT_DOCUMENT, ignore_result=True, acks_late=True)
+def export_document(job_id: int) -> str:
+    """Write a DMIP or synthesis document for a DocumentJob, committing progress as it goes."""
+    from server.plans.documents import run_job
+
+    settings = runtime.settings()
+    job = run_job(runtime.database(), int(job_id), settings.data_dir / "documents")
+    return job.state if job is not None else "missing"
