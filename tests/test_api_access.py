@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.web.testing import sign_in
 from tests.fixtures import aggregation as fx
-from tests.fixtures.openrosa import basic, digest_authorization, parse_challenge
+from tests.fixtures.openrosa import PASSWORD, basic, digest_authorization, parse_challenge
 from tests.test_api_env import Api
 from tests.test_api_env import api as api
 
@@ -67,6 +68,14 @@ def test_digest_sign_in(api: Api) -> None:
     header = digest_authorization(parse_challenge(challenge), "GET", "/api/v1/indicators", "cora")
     response = api.client.get("/api/v1/indicators", headers={"Authorization": header})
     assert response.status_code == 200
+
+
+def test_a_signed_in_web_session_reads_within_its_scope(api: Api) -> None:
+    seed(api)
+    assert sign_in(api.client, "cora", PASSWORD).status_code == 302
+    body = api.client.get("/api/v1/values", query_string={"indicator": "ptr"}).get_json()
+    assert {r["org_unit"]["code"] for r in body["data"]} == {"D1", "S1", "S3"}
+    assert api.client.get("/api/v1/values", query_string={"org_unit": "D2"}).status_code == 403
 
 
 def test_out_of_scope_units_are_403_and_unknown_ones_404(api: Api) -> None:

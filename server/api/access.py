@@ -16,6 +16,7 @@ from server.auth.http import require_user
 from server.models import OrgUnit, User
 from server.models.users import Role
 from server.problems import forbidden, not_found
+from server.web.permissions import scope
 
 READERS = {Role.admin, Role.coordinator, Role.subcounty_staff}
 
@@ -33,14 +34,9 @@ def api_user() -> User:
 
 
 def areas(user: User) -> list[str] | None:
-    """The paths the user may read under; None: everywhere."""
-    if user.role is Role.admin:
-        return None
-    return sorted(scope.org_unit.path for scope in user.scopes)
-
-
-def allowed(path: str, paths: list[str] | None) -> bool:
-    return paths is None or any(path.startswith(p) for p in paths)
+    """The paths the user may read under (the web app's scope rule); None: everywhere."""
+    where = scope(user)
+    return None if where.everywhere else list(where.paths)
 
 
 def unit_in_scope(session: Session, code: str, paths: list[str] | None) -> reading.Unit:
@@ -48,7 +44,7 @@ def unit_in_scope(session: Session, code: str, paths: list[str] | None) -> readi
     unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
     if unit is None:
         raise not_found("api.unknown_org_unit", f"There is no org unit with code {code!r}.")
-    if not allowed(unit.path, paths):
+    if paths is not None and not any(unit.path.startswith(p) for p in paths):
         raise forbidden(
             "api.out_of_scope",
             f"Org unit {code!r} is outside the area you work in.",

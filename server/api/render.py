@@ -12,7 +12,7 @@ from server.catalog import Indicator
 from server.quality import checks
 from server.quality.gaps import GapRow, value_of
 from workers.aggregate.partials import SCALE
-from workers.aggregate.values import REASONS
+from workers.aggregate.values import REASONS, contribution_value, round_fraction
 
 PREFIX = "/api/v1"
 
@@ -83,8 +83,6 @@ def value(row: reading.StoredValue, indicators: Mapping[str, Indicator]) -> dict
 def contribution(
     c: reading.Contribution, details: Mapping[str, Any], ind: Indicator
 ) -> dict[str, Any]:
-    from workers.aggregate.values import contribution_value, round_fraction
-
     own = contribution_value(
         c.value,
         ind.aggregation,

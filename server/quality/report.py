@@ -8,10 +8,11 @@ units inside the area are returned.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from server.aggregation import catalog_source, reading
@@ -103,14 +104,18 @@ def completeness_rows(
 
 
 def _located(
-    session: Session, area: reading.Unit, condition: object, form_pk: int, cycle: str | None
+    session: Session,
+    area: reading.Unit,
+    condition: ColumnElement[bool],
+    form_pk: int,
+    cycle: str | None,
 ) -> list[tuple[int, str]]:
     query = (
         select(Submission.id, OrgUnit.path)
         .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
         .where(
             Submission.form_id == form_pk,
-            condition,  # type: ignore[arg-type]
+            condition,
             reading.under(OrgUnit.path, [area.path]),
         )
     )
@@ -119,7 +124,7 @@ def _located(
     return [(int(i), str(p)) for i, p in session.execute(query)]
 
 
-def _failed_condition(cycle: str) -> object:
+def _failed_condition(cycle: str) -> ColumnElement[bool]:
     # A failed submission may have no cycle yet (the worker sets it on success): it shows in
     # every cycle rather than in none.
     successor = aliased(Submission)
@@ -195,9 +200,11 @@ def received_rows(session: Session, area: reading.Unit, cycle: str) -> list[chec
     ]
 
 
-def _first_received(session: Session, chains: Mapping[int, tuple[int | None, object]]) -> dict:
+def _first_received(
+    session: Session, chains: Mapping[int, tuple[int | None, dt.datetime]]
+) -> dict[int, dt.datetime]:
     """{submission id: received_at of the oldest version it edits (itself if none)}."""
-    known: dict[int, tuple[int | None, object]] = dict(chains)
+    known: dict[int, tuple[int | None, dt.datetime]] = dict(chains)
     wanted = {p for p, _ in known.values() if p is not None and p not in known}
     while wanted:
         for sid, prev, received in session.execute(
@@ -211,7 +218,7 @@ def _first_received(session: Session, chains: Mapping[int, tuple[int | None, obj
     for sid in chains:
         current, seen = sid, {sid}
         while known[current][0] is not None and known[current][0] not in seen:
-            current = int(known[current][0])  # type: ignore[arg-type]
+            current = int(known[current][0] or 0)
             seen.add(current)
         out[sid] = known[current][1]
     return out
@@ -318,7 +325,7 @@ def failed_rows(session: Session, area: reading.Unit, cycle: str) -> list[checks
         )
         .join(Form, Form.id == Submission.form_id)
         .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
-        .where(_failed_condition(cycle), reading.under(OrgUnit.path, [area.path]))  # type: ignore[arg-type]
+        .where(_failed_condition(cycle), reading.under(OrgUnit.path, [area.path]))
         .order_by(Submission.id)
     )
     return [checks.FailedRow(int(i), u, str(f), c, r) for i, u, f, c, r in rows]
