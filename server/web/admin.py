@@ -3,6 +3,8 @@ org hierarchy (browse by level, CSV import with its report)."""
 
 from __future__ import annotations
 
+import csv
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -217,7 +219,7 @@ def orgunits_import() -> str | tuple[str, int]:
         rows = parse_org_csv(text)
     except UnicodeDecodeError:
         return _orgunits_page(file_error="The file is not UTF-8 text; save it as CSV UTF-8."), 400
-    except (OrgFileError, ValueError) as exc:
+    except (OrgFileError, ValueError, csv.Error) as exc:
         return _orgunits_page(file_error=str(exc)), 400
     session = db_session()
     report = import_org_units(session, rows, actor=require_user())
