@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import request
@@ -110,50 +111,67 @@ def values() -> dict[str, Any]:
     }
 
 
-def value(indicator_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class OneValue:
+    """What /values/<indicator> and its submissions are asked about."""
+
+    session: Session
+    query: Query
+    loaded: LoadedCatalog
+    indicator: Indicator
+    place: reading.Unit
+    cycle: str
+
+
+def _one_value(indicator_id: str) -> OneValue:
     user = api_user()
     session = db_session()
     q = Query(request, ("org_unit", "cycle"))
     loaded = _catalog(session)
     ind = _indicator(loaded, indicator_id)
     place = unit_in_scope(session, q.text("org_unit", required=True) or "", areas(user))
-    cycle = q.cycle(required=True) or ""
+    return OneValue(session, q, loaded, ind, place, q.cycle(required=True) or "")
+
+
+def value(indicator_id: str) -> dict[str, Any]:
+    a = _one_value(indicator_id)
     rows = reading.read_values(
-        session,
-        reading.ValueFilter(indicator_ids=[ind.id], org_unit_id=place.id, cycle=cycle),
+        a.session,
+        reading.ValueFilter(indicator_ids=[a.indicator.id], org_unit_id=a.place.id, cycle=a.cycle),
         limit=1,
     )
     if not rows:
         raise not_found(
             "api.no_value",
-            f"No submission has given {ind.id} a value for {place.code} in {cycle} yet.",
+            f"No submission has given {a.indicator.id} a value for {a.place.code} in "
+            f"{a.cycle} yet.",
         )
-    return {"data": render.value(rows[0], loaded.catalog.indicators)}
+    return {"data": render.value(rows[0], a.loaded.catalog.indicators)}
 
 
 def value_submissions(indicator_id: str) -> dict[str, Any]:
-    user = api_user()
-    session = db_session()
-    q = Query(request, ("org_unit", "cycle"))
-    loaded = _catalog(session)
-    ind = _indicator(loaded, indicator_id)
-    place = unit_in_scope(session, q.text("org_unit", required=True) or "", areas(user))
-    cycle = q.cycle(required=True) or ""
-    after = _key(q.after(), int)
-    limit = q.limit()
+    a = _one_value(indicator_id)
+    after = _key(a.query.after(), int)
+    limit = a.query.limit()
     found, more = page(
         reading.submissions_behind(
-            session, ind.id, place.path, cycle, after[0] if after else 0, limit + 1, loaded
+            a.session,
+            a.indicator.id,
+            a.place.path,
+            a.cycle,
+            after[0] if after else 0,
+            limit + 1,
+            a.loaded,
         ),
         limit,
     )
-    details = reading.submission_details(session, [c.submission_id for c in found])
+    details = reading.submission_details(a.session, [c.submission_id for c in found])
     return {
-        "indicator": ind.id,
-        "org_unit": render.unit(place),
-        "cycle": cycle,
-        "data": [render.contribution(c, details[c.submission_id], ind) for c in found],
-        "next": q.next_link([found[-1].submission_id] if more else None),
+        "indicator": a.indicator.id,
+        "org_unit": render.unit(a.place),
+        "cycle": a.cycle,
+        "data": [render.contribution(c, details[c.submission_id], a.indicator) for c in found],
+        "next": a.query.next_link([found[-1].submission_id] if more else None),
     }
 
 
