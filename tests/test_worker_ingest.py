@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.models import Submission, SubmissionRow
@@ -106,20 +109,47 @@ def test_an_unknown_submission_is_skipped(database: Database) -> None:
     assert _run(database, 987654) is Outcome.skipped
 
 
-def test_a_row_locked_by_another_worker_is_left_to_it(settings: Settings) -> None:
+def test_a_row_locked_by_a_resend_is_processed_once_the_lock_goes(settings: Settings) -> None:
+    """The task used to skip a locked row and finish, leaving it `received` until a sweep.
+
+    The lock here is what the receiver takes while it merges a resend of the same instance
+    (or the sweeper while it claims the row): the task must wait for it, then process.
+    """
     database = Database(settings.database_url)
     try:
         with database.session() as session:
             version = add_form(session)
             sid = add_submission(session, version, mini_xml("uuid:e"), "uuid:e")
+        outcome: list[Outcome] = []
         with database.session() as holder:
             holder.execute(select(Submission).where(Submission.id == sid).with_for_update())
-            assert _run(database, sid) is Outcome.skipped
+            task = threading.Thread(target=lambda: outcome.append(_run(database, sid)))
+            task.start()
+            _wait_until_blocked_on_a_lock(holder)
+        task.join()
+        assert outcome == [Outcome.processed]
         sub, rows = _state(database, sid)
-        assert sub.processing_status is ProcessingStatus.received
-        assert (sub.attempts, rows) == (0, [])
+        assert sub.processing_status is ProcessingStatus.processed
+        assert (sub.attempts, len(rows)) == (1, 1)
+        # A second delivery that waited on the first one's lock finds the work done.
+        assert _run(database, sid) is Outcome.skipped
     finally:
         database.dispose()
+
+
+def _wait_until_blocked_on_a_lock(holder: Session) -> None:
+    """Return once some other backend of this database waits for a row lock."""
+    while (
+        not holder.connection()
+        .execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+        .scalar()
+    ):
+        time.sleep(0.01)
 
 
 def test_a_database_lost_mid_task_leaves_the_submission_waiting(settings: Settings) -> None:

@@ -24,23 +24,20 @@ log = logging.getLogger(__name__)
 class Outcome(StrEnum):
     processed = "processed"
     failed = "failed"
-    skipped = "skipped"  # already done, being done by another worker, or not there at all
+    skipped = "skipped"  # already done (perhaps by another worker), or not there at all
 
 
 def process_submission(session: Session, submission_id: int) -> Outcome:
     """Process submission `submission_id` if it is still waiting; the caller commits."""
-    query = select(Submission).where(Submission.id == submission_id)
-    if session.get_bind().dialect.name == "postgresql":
-        # A second delivery of the same task, running at the same moment in another worker,
-        # skips the row instead of waiting for it and then processing it again.
-        query = query.with_for_update(skip_locked=True)
+    # Wait for the row's lock rather than skip a locked row. Other holders are short: the
+    # receiver merging a resend of the same instance, the sweeper claiming it, or a second
+    # delivery of this task. Skipping left the row `received` with nobody woken for it until
+    # the next sweep; waiting costs little, and the status check below then skips a row that
+    # the other holder has processed meanwhile. (SQLite ignores FOR UPDATE and serialises.)
+    query = select(Submission).where(Submission.id == submission_id).with_for_update()
     submission = session.scalars(query).one_or_none()
     if submission is None:
-        exists = session.scalar(select(Submission.id).where(Submission.id == submission_id))
-        if exists is None:
-            log.warning("submission %s does not exist; nothing to process", submission_id)
-        else:
-            log.info("submission %s is being processed by another worker", submission_id)
+        log.warning("submission %s does not exist; nothing to process", submission_id)
         return Outcome.skipped
     if submission.processing_status != ProcessingStatus.received:
         log.info("submission %s is already %s", submission_id, submission.processing_status.value)
