@@ -12,9 +12,13 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.db import Base, make_engine
 from server.models import Form, OrgUnit, User
 from server.models.org import OrgLevel
 from server.models.users import Role
@@ -23,7 +27,7 @@ from server.services.forms import publish_xlsform
 from server.services.orgunits import OrgRow, import_org_units
 from server.services.users import create_user
 from server.settings import Settings
-from server.web.permissions import scope
+from server.web.permissions import Scope, scope
 from server.web.testing import csrf_token, sign_in
 from tests.fixtures.xlsforms.build import simple_form
 
@@ -189,3 +193,35 @@ def test_coordinator_home_lists_only_their_districts(app: Flask, world: World) -
     assert "/admin/users" not in page  # no admin links in a coordinator's navigation
     admin_page = client_for(app, "admin").get("/").get_data(as_text=True)
     assert "/admin/users" in admin_page
+
+
+# A small alphabet with LIKE's wildcards, so sibling codes often differ only where "_" or "%"
+# could match.
+CODE = st.text(alphabet="AB_%", min_size=1, max_size=3)
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    codes=st.lists(CODE, min_size=1, max_size=12, unique=True),
+)
+def test_scope_query_agrees_with_scope_check(data: st.DataObject, codes: list[str]) -> None:
+    """Whatever the codes (LIKE's "_" and "%" included), the SQL filter keeps exactly the units
+    `Scope.contains` accepts."""
+    engine = make_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        units: list[OrgUnit] = []
+        for code in codes:
+            parent = data.draw(st.sampled_from([None, *units]))
+            path = (parent.path if parent else "/") + code + "/"
+            unit = OrgUnit(code=code, name=code, level=OrgLevel.district, path=path)
+            unit.parent = parent
+            session.add(unit)
+            units.append(unit)
+        session.flush()
+        chosen = data.draw(st.lists(st.sampled_from(units), max_size=3))
+        visible = Scope(everywhere=False, paths=tuple(u.path for u in chosen))
+        by_query = {u.code for u in visible.units(session)}
+        assert by_query == {u.code for u in units if visible.contains(u)}
+    engine.dispose()
