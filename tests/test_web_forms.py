@@ -169,3 +169,20 @@ def test_forms_list_shows_open_version_and_drafts(admin: FlaskClient) -> None:
     upload(admin, simple_form(version="1"))
     page = admin.get("/admin/forms").text
     assert "School visit" in page and "1 draft" in page
+
+
+def test_corrected_media_reaches_an_open_version(admin: FlaskClient, db: Session) -> None:
+    """The same XLSForm with a corrected image updates the open version's media in place."""
+    assert upload(admin, logo_form(), "logo.xlsx", **{"logo.png": b"old"}).status_code == 302
+    form = db.scalar(select(Form))
+    assert form is not None
+    version_id = form.versions[0].id
+    token = csrf_token(admin, "/")
+    admin.post(f"/admin/forms/{form.id}/versions/{version_id}/open", data={"csrf_token": token})
+    response = upload(admin, logo_form(), "logo.xlsx", **{"logo.png": b"fixed"})
+    assert response.status_code == 302
+    assert "media files updated: logo.png" in admin.get(response.location).text
+    db.expire_all()
+    [version] = db.scalars(select(FormVersion)).all()
+    assert version.state is VersionState.open
+    assert [m.size for m in version.media] == [len(b"fixed")]

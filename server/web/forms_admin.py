@@ -94,7 +94,13 @@ def upload() -> str | Response | tuple[str, int]:
         return body, 422
     session.commit()
     version = result.version
-    if result.status == "unchanged":
+    if result.media_updated:
+        flash(
+            f"Version {version.version} keeps its form; media files updated: "
+            f"{', '.join(result.media_updated)}. Phones fetch them on their next update.",
+            "success",
+        )
+    elif result.status == "unchanged":
         flash(f"{xlsform.filename} is the same as version {version.version}: nothing changed.")
     else:
         flash(
