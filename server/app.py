@@ -70,6 +70,9 @@ def _register_blueprints(app: Flask) -> None:
     # After the OpenRosa blueprint: the web app's error pages leave OpenRosa's bodies alone.
     init_web(app)
     app.register_blueprint(api_bp)
+    from server.plans.api import bp as plans_api_bp
+
+    app.register_blueprint(plans_api_bp)
 
 
 def state() -> AppState:

@@ -37,14 +37,25 @@ def world(db: Session) -> dict[str, object]:
 
 
 def _generated(pupils: int) -> list[GeneratedSection]:
+    """Two sections as the drafting code stores them (workers/drafting Section as JSON)."""
+    profile = f"The district has {pupils} pupils. It has 3 schools."
     return [
         GeneratedSection(
             "profile",
             "District profile",
-            {"blocks": [{"kind": "paragraph", "text": f"{pupils} pupils."}]},
-            f"The district has {pupils} pupils. It has 3 schools.",
+            {
+                "key": "profile",
+                "title": "District profile",
+                "blocks": [{"kind": "paragraph", "text": f"{pupils} pupils.", "refs": []}],
+            },
+            profile,
         ),
-        GeneratedSection("gap_analysis", "Gap analysis", {"blocks": []}, "No gaps found."),
+        GeneratedSection(
+            "gap_analysis",
+            "Gap analysis",
+            {"key": "gap_analysis", "title": "Gap analysis", "blocks": []},
+            "No gaps found.",
+        ),
     ]
 
 
