@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from server.task_queue import EXPORT_DOCUMENT, PROCESS_SUBMISSION, REGENERATE_PLANS, SWEEP
+from workers import exports as _exports  # noqa: F401  (registers dmip.export)
 from workers import ingest, runtime, sweeper
 
 log = logging.getLogger(__name__)
