@@ -1,11 +1,16 @@
-"""The page a user lands on after signing in. Other areas add their summaries here."""
+"""The page a user lands on after signing in: the dashboard of their areas (server/web/
+dashboard.py reads it), or, for an enumerator, where their work happens (ODK Collect)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from server.api.access import READERS, areas
 from server.app import db_session
+from server.db import utcnow
 from server.models.org import OrgLevel
+from server.web import dashboard, svg
+from server.web.indicators import catalog, cycle_arg, expectations, submission_url
 from server.web.permissions import login_required, require_user, scope
 
 bp = Blueprint("home", __name__)
@@ -17,6 +22,38 @@ def index() -> str:
     user = require_user()
     visible = scope(user)
     districts = [] if visible.everywhere else visible.units(db_session(), OrgLevel.district)
+    context = {"areas": [s.org_unit for s in user.scopes], "districts": districts}
+    if user.role not in READERS:
+        return render_template("home.html", **context)
+    session = db_session()
+    paths = areas(user)
+    today = utcnow().date()
+    cycles = dashboard.cycles(session, paths)
+    cycle = cycle_arg() or dashboard.default_cycle(cycles, today)
+    tops = dashboard.areas(session, paths)
+    weekly = dashboard.submissions_per_week(session, paths, today)
+    chart = svg.column_chart(
+        [monday.strftime("%d %b") for monday, _ in weekly],
+        [n for _, n in weekly],
+        title="Submissions received per week",
+        x_label="Week starting",
+        y_label="Submissions",
+    )
+    rules, problem = expectations()
+    coverage = dashboard.coverage(session, tops, cycle, rules) if rules else []
+    flags = dashboard.flag_counts(session, tops, cycle, rules, catalog(session)) if rules else {}
     return render_template(
-        "home.html", areas=[s.org_unit for s in user.scopes], districts=districts
+        "home.html",
+        **context,
+        dashboard=True,
+        cycle=cycle,
+        cycles=sorted({*cycles, cycle}, reverse=True),
+        weekly_total=sum(n for _, n in weekly),
+        chart=chart,
+        coverage=coverage,
+        failures=dashboard.recent_failures(session, paths),
+        flags=flags,
+        flag_words=dashboard.FLAG_WORDS,
+        configuration_problem=problem,
+        submission_url=submission_url,
     )
