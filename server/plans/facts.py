@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.aggregation import store
+from server.aggregation import reading, store
 from server.aggregation.catalog_source import LoadedCatalog
 from server.catalog import Indicator
 from server.models import Aggregate, Form, OrgUnit, Submission, SubmissionRow
 from server.models.org import OrgLevel
-from server.models.submissions import ProcessingStatus
+from server.quality.config import load_expectations
+from server.quality.report import quality_report
 from workers.aggregate.partials import SCALE, Partial
 from workers.aggregate.values import indicator_value
 from workers.drafting.facts import (
@@ -71,6 +72,7 @@ def district_facts(
     profile = _profile(profile_rows)
     population = _sub_county_population(session, sub_counties, cycle)
     forms = dict(session.execute(select(Form.xml_form_id, Form.title)).all())
+    completeness, flags = _quality(session, loaded, district, cycle)
     return DistrictFacts(
         district_code=district.code,
         district_name=district.name,
@@ -85,8 +87,8 @@ def district_facts(
             _latest_rows(session, WORKSHOP_FORM, district.id, cycle)
         ),
         milestones=_milestones(_latest_rows(session, MILESTONES_FORM, district.id, cycle)),
-        completeness=_completeness(session, district, sub_counties, cycle),
-        data_quality_flags=_failed_flags(session, district, cycle),
+        completeness=completeness,
+        data_quality_flags=flags,
         form_titles=forms,
     )
 
@@ -314,62 +316,40 @@ def _milestones(rows: list[tuple[str, dict[str, Any]]] | None) -> tuple[Mileston
     )
 
 
-def _completeness(
-    session: Session, district: OrgUnit, sub_counties: Sequence[OrgUnit], cycle: str
-) -> tuple[Completeness, ...]:
-    """Submissions received (and failed) per form for the district and each sub-county."""
-    rows = session.execute(
-        select(Form.xml_form_id, OrgUnit.path, Submission.processing_status, func.count())
-        .select_from(Submission)
-        .join(Form, Form.id == Submission.form_id)
-        .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
-        .where(
-            OrgUnit.path.startswith(district.path),
-            Submission.deleted_at.is_(None),
-            Submission.current.is_(True),
-            (Submission.cycle == cycle) | Submission.cycle.is_(None),
-        )
-        .group_by(Form.xml_form_id, OrgUnit.path, Submission.processing_status)
-    ).all()
-    received: dict[tuple[str, str], int] = defaultdict(int)
-    failed: dict[tuple[str, str], int] = defaultdict(int)
-    for form_id, path, status, count in rows:
-        owners = [sc.code for sc in sub_counties if path.startswith(sc.path)] or [district.code]
-        for code in owners:
-            received[(form_id, code)] += count
-            if status == ProcessingStatus.failed:
-                failed[(form_id, code)] += count
-    return tuple(
-        Completeness(form_id, code, received[(form_id, code)], None, failed[(form_id, code)])
-        for form_id, code in sorted(received)
+def _quality(
+    session: Session, loaded: LoadedCatalog, district: OrgUnit, cycle: str
+) -> tuple[tuple[Completeness, ...], tuple[DataQualityFlag, ...]]:
+    """Completeness against forms/expectations.yaml and every data-quality flag of the
+    district (server/quality), with org units named by code."""
+    report = quality_report(
+        session, reading.unit_of(district), cycle, load_expectations(), loaded=loaded
     )
-
-
-def _failed_flags(session: Session, district: OrgUnit, cycle: str) -> tuple[DataQualityFlag, ...]:
-    rows = session.execute(
-        select(Form.xml_form_id, OrgUnit.code, Submission.instance_id, Submission.failure_reason)
-        .join(Form, Form.id == Submission.form_id)
-        .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
-        .where(
-            OrgUnit.path.startswith(district.path),
-            Submission.processing_status == ProcessingStatus.failed,
-            Submission.deleted_at.is_(None),
-            (Submission.cycle == cycle) | Submission.cycle.is_(None),
+    codes = dict(
+        session.execute(
+            select(OrgUnit.id, OrgUnit.code).where(OrgUnit.path.startswith(district.path))
+        ).all()
+    )
+    completeness = tuple(
+        Completeness(
+            row.form_id,
+            codes.get(row.org_unit_id, district.code),
+            row.received,
+            row.expected,
+            len(row.failed_ids),
         )
-        .order_by(Submission.id)
-    ).all()
-    return tuple(
+        for row in report.completeness
+    )
+    flags = tuple(
         DataQualityFlag(
-            kind="failed",
-            org_unit=code,
-            detail=f"Submission {instance} could not be processed: "
-            + (reason or "").splitlines()[0]
-            if reason
-            else f"Submission {instance} could not be processed.",
-            form_id=form_id,
+            kind=flag.kind,
+            org_unit=codes.get(flag.org_unit_id or district.id, district.code),
+            detail=flag.message,
+            form_id=flag.form_id,
+            indicator_id=flag.indicator_id,
         )
-        for form_id, code, instance, reason in rows
+        for flag in report.flags
     )
+    return completeness, flags
 
 
 def as_mapping(facts: DistrictFacts) -> Mapping[str, Any]:
