@@ -56,12 +56,23 @@ def init_web(app: Flask) -> None:
 
     from server.web.admin import bp as admin_bp
     from server.web.auth import bp as auth_bp
+    from server.web.exports import bp as exports_bp
     from server.web.forms_admin import bp as forms_bp
     from server.web.home import bp as home_bp
     from server.web.indicators import bp as indicators_bp
     from server.web.plans import bp as plans_bp
+    from server.web.submissions import bp as submissions_bp
 
-    for bp in (auth_bp, home_bp, admin_bp, forms_bp, indicators_bp, plans_bp):
+    for bp in (
+        auth_bp,
+        home_bp,
+        admin_bp,
+        forms_bp,
+        indicators_bp,
+        plans_bp,
+        submissions_bp,
+        exports_bp,
+    ):
         app.register_blueprint(bp)
 
     @app.before_request
