@@ -54,6 +54,12 @@ BUTTONS = {
     PlanState.approved: "Approve",
     PlanState.draft: "Reopen",
 }
+PLAN_BUTTONS = {
+    PlanState.in_review.value: "Submit the plan for review",
+    PlanState.changes_requested.value: "Ask for changes to the plan",
+    PlanState.approved.value: "Approve the plan",
+    PlanState.draft.value: "Reopen the plan",
+}
 STATE_WORDS = {
     PlanState.draft: "draft",
     PlanState.in_review: "in review",
@@ -190,6 +196,7 @@ def _show(
         acts=acts,
         may_comment=user.role != Role.enumerator,
         plan_targets=targets(plan.state) if acts else [],
+        plan_labels=PLAN_BUTTONS,
         events=events,
         notes=[c for c in notes if c.section_id is None],
         names=names,

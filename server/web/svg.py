@@ -25,6 +25,8 @@ MUTED = "#4a545e"
 GRID = "#d8dee4"
 REFERENCE = "#a3161b"
 FONT = 'font-family="system-ui, sans-serif"'
+# A white outline under a label keeps it readable where it crosses a line or a bar.
+HALO = 'stroke="#fff" stroke-width="3" paint-order="stroke"'
 
 _ids = count(1)
 
@@ -138,28 +140,22 @@ def value_bar(
     """A small bar of a value with a mark at its standard: the bar is green when the standard
     is met and red when it is not (the printed numbers beside it say the same in words)."""
     width, height = 140, 18
-    if value is None:
-        return Markup("")
-    top = max(value, standard or 0) * 1.1 or 1
-    met = standard is None or (
-        value <= standard if direction == "lower_is_better" else value >= standard
-    )
+    if value is None or standard is None:
+        return Markup("")  # without a standard a lone bar says nothing
+    top = max(value, standard) * 1.1 or 1
+    met = value <= standard if direction == "lower_is_better" else value >= standard
     fill = "#2e7d4f" if met else REFERENCE
-    desc = f"Value {number(value)}{unit}" + (
-        f" against a standard of {number(standard)}{unit}" if standard is not None else ""
-    )
+    desc = f"Value {number(value)}{unit} against a standard of {number(standard)}{unit}"
     head, tail = _open(width, height, desc, "met" if met else "below the standard", "vbar")
     parts = [
         head,
         f'<rect x="0" y="3" width="{width}" height="12" fill="#eef1f4"/>',
         f'<rect x="0" y="3" width="{value / top * width:.1f}" height="12" fill="{fill}"/>',
     ]
-    if standard is not None:
-        x = standard / top * width
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}" stroke="{INK}" '
-            'stroke-width="2"/>'
-        )
+    x = standard / top * width
+    parts.append(
+        f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}" stroke="{INK}" stroke-width="2"/>'
+    )
     return Markup("".join(parts) + tail)
 
 
@@ -256,7 +252,7 @@ def bar_chart(
             else:
                 parts.append(
                     f'<text x="{x + w + 4:.1f}" y="{y + bar_h - 3:.1f}" font-size="11" '
-                    f'fill="{INK}">{number(value)}{suffix}</text>'
+                    f'fill="{INK}" {HALO}>{number(value)}{suffix}</text>'
                 )
         if stacked:
             parts.append(
