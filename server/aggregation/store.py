@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, select, text, update
+from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -208,27 +208,22 @@ def unpivot(row: Mapping[str, Any], indicators: Iterable[Any]) -> list[Contribut
 
 
 def ancestors(session: Session, org_unit_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
-    """Each org unit with the ids of itself and every unit above it, from its path."""
+    """Each org unit with the ids of itself and every unit above it (one query: a unit's
+    ancestors are the units whose path is a prefix of its own)."""
     wanted = set(org_unit_ids)
     if not wanted:
         return {}
-    paths = {
-        unit: path
-        for unit, path in session.execute(
-            select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(wanted))
-        )
-    }
-    codes = {code for path in paths.values() for code in path.strip("/").split("/") if code}
-    ids = {
-        code: unit
-        for code, unit in session.execute(
-            select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))
-        )
-    }
-    return {
-        unit: tuple(ids[c] for c in path.strip("/").split("/") if c in ids)
-        for unit, path in paths.items()
-    }
+    unit, above = aliased(OrgUnit), aliased(OrgUnit)
+    rows = session.execute(
+        select(unit.id, above.id, above.path)
+        # An exact prefix test: codes may hold LIKE's wildcards.
+        .join(above, func.substr(unit.path, 1, func.length(above.path)) == above.path)
+        .where(unit.id.in_(wanted))
+    )
+    chains: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for unit_id, ancestor_id, path in rows:
+        chains[unit_id].append((len(path), ancestor_id))
+    return {u: tuple(a for _, a in sorted(chain)) for u, chain in chains.items()}
 
 
 def roll_up(session: Session, signed: Iterable[tuple[Contribution, int]]) -> dict[Key, Partial]:
@@ -244,6 +239,33 @@ def roll_up(session: Session, signed: Iterable[tuple[Contribution, int]]) -> dic
     return {k: p for k, p in deltas.items() if not p.is_empty}
 
 
+def _upsert_pg() -> Any:
+    """INSERT ... ON CONFLICT adding to the stored sums; built once, so SQLAlchemy compiles it
+    once and runs every batch as one executemany."""
+    stmt = pg_insert(Aggregate)
+    table = Aggregate.__table__
+    return stmt.on_conflict_do_update(
+        index_elements=["indicator_id", "org_unit_id", "cycle"],
+        set_={
+            **{c: table.c[c] + stmt.excluded[c] for c in ("n", "total", "total_sq", "num", "den")},
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+
+
+def _upsert_sqlite() -> Any:
+    stmt = sqlite_insert(Aggregate)
+    return stmt.on_conflict_do_update(
+        index_elements=["indicator_id", "org_unit_id", "cycle"],
+        set_={c: stmt.excluded[c] for c in ("n", "total", "total_sq", "num", "den")}
+        | {"updated_at": stmt.excluded.updated_at},
+    )
+
+
+_UPSERT_PG = _upsert_pg()
+_UPSERT_SQLITE = _upsert_sqlite()
+
+
 def apply(session: Session, deltas: Mapping[Key, Partial]) -> None:
     """Add `deltas` to the stored aggregates; rows that come to zero are removed, so the
     table holds exactly what a rebuild would write."""
@@ -252,29 +274,15 @@ def apply(session: Session, deltas: Mapping[Key, Partial]) -> None:
     keys = sorted(deltas)
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        rows = [_row(k, deltas[k], now) for k in keys]
-        stmt = pg_insert(Aggregate).values(rows)
-        table = Aggregate.__table__
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["indicator_id", "org_unit_id", "cycle"],
-            set_={
-                **{c: table.c[c] + stmt.excluded[c] for c in ("n", "total", "total_sq", "num")},
-                "den": table.c.den + stmt.excluded.den,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-        session.execute(stmt)
+        # Rows go in key order (executemany batches keep it), so two transactions adding to
+        # the same rows lock them in the same order and never deadlock.
+        session.connection().execute(_UPSERT_PG, [_row(k, deltas[k], now) for k in keys])
     else:
         existing = _existing(session, keys)
         rows = [_row(k, existing.get(k, Partial()) + deltas[k], now) for k in keys]
-        stmt = sqlite_insert(Aggregate).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["indicator_id", "org_unit_id", "cycle"],
-            set_={c: stmt.excluded[c] for c in ("n", "total", "total_sq", "num", "den")}
-            | {"updated_at": stmt.excluded.updated_at},
-        )
-        session.execute(stmt)
-    _drop_empty(session, keys)
+        session.connection().execute(_UPSERT_SQLITE, rows)
+    if any(deltas[k].n < 0 for k in keys):  # only a retraction can empty a row
+        _drop_empty(session, keys)
 
 
 def _existing(session: Session, keys: Sequence[Key]) -> dict[Key, Partial]:
@@ -282,32 +290,38 @@ def _existing(session: Session, keys: Sequence[Key]) -> dict[Key, Partial]:
     indicators = {k[0] for k in keys}
     units = {k[1] for k in keys}
     wanted = set(keys)
-    for agg in session.scalars(
-        select(Aggregate).where(
-            Aggregate.indicator_id.in_(indicators), Aggregate.org_unit_id.in_(units)
-        )
-    ):
-        key = (agg.indicator_id, agg.org_unit_id, agg.cycle)
+    rows = session.execute(
+        select(
+            Aggregate.indicator_id,
+            Aggregate.org_unit_id,
+            Aggregate.cycle,
+            Aggregate.n,
+            Aggregate.total,
+            Aggregate.total_sq,
+            Aggregate.num,
+            Aggregate.den,
+        ).where(Aggregate.indicator_id.in_(indicators), Aggregate.org_unit_id.in_(units))
+    )
+    for indicator_id, unit, cycle, n, total, total_sq, num, den in rows:
+        key = (indicator_id, unit, cycle)
         if key in wanted:
-            out[key] = partial_of(agg)
+            out[key] = Partial(n, total, total_sq, num, den)
     return out
 
 
 def _drop_empty(session: Session, keys: Sequence[Key]) -> None:
-    indicators = {k[0] for k in keys}
-    units = {k[1] for k in keys}
-    empty = session.execute(
-        select(Aggregate.indicator_id, Aggregate.org_unit_id, Aggregate.cycle, Aggregate.n).where(
-            Aggregate.indicator_id.in_(indicators),
-            Aggregate.org_unit_id.in_(units),
-            Aggregate.n == 0,
+    table = Aggregate.__table__
+    session.connection().execute(
+        delete(table).where(
+            table.c.indicator_id.in_({k[0] for k in keys}),
+            table.c.org_unit_id.in_({k[1] for k in keys}),
+            table.c.n == 0,
+            table.c.total == 0,
+            table.c.total_sq == 0,
+            table.c.num == 0,
+            table.c.den == 0,
         )
-    ).all()
-    for indicator_id, unit, cycle, _ in empty:
-        row = session.get(Aggregate, (indicator_id, unit, cycle), populate_existing=True)
-        if row is not None and partial_of(row).is_empty:
-            session.delete(row)
-    session.flush()
+    )
 
 
 def _row(key: Key, partial: Partial, now: dt.datetime) -> dict[str, Any]:

@@ -9,6 +9,7 @@ so a burst of submissions costs one regeneration, not one per submission.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,14 +28,7 @@ def mark_stale(session: Session, changed: Iterable[tuple[int, str]]) -> int:
     pairs = set(changed)
     if not pairs:
         return 0
-    districts = set(
-        session.scalars(
-            select(OrgUnit.id).where(
-                OrgUnit.id.in_({unit for unit, _ in pairs}),
-                OrgUnit.level == OrgLevel.district,
-            )
-        )
-    )
+    districts = _districts(session, {unit for unit, _ in pairs})
     rows = sorted((unit, cycle) for unit, cycle in pairs if unit in districts)
     if not rows:
         return 0
@@ -51,11 +45,26 @@ def mark_stale(session: Session, changed: Iterable[tuple[int, str]]) -> int:
         }
         for unit, cycle in rows
     ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(DmipPlan).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["district_id", "cycle"],
-        set_={"stale": True, "data_changed_at": now},
-    )
-    session.execute(stmt)
+    insert = _UPSERT_PG if session.get_bind().dialect.name == "postgresql" else _UPSERT_SQLITE
+    session.connection().execute(insert, values)
     return len(rows)
+
+
+def _districts(session: Session, units: set[int]) -> set[int]:
+    return set(
+        session.scalars(
+            select(OrgUnit.id).where(OrgUnit.id.in_(units), OrgUnit.level == OrgLevel.district)
+        )
+    )
+
+
+def _upsert(insert: Any) -> Any:
+    stmt = insert(DmipPlan)
+    return stmt.on_conflict_do_update(
+        index_elements=["district_id", "cycle"],
+        set_={"stale": True, "data_changed_at": stmt.excluded.data_changed_at},
+    )
+
+
+_UPSERT_PG = _upsert(pg_insert)
+_UPSERT_SQLITE = _upsert(sqlite_insert)
