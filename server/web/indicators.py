@@ -98,6 +98,11 @@ def unit_or_404(session: Session, code: str) -> OrgUnit:
     if unit is None:
         refuse(404, f"There is no district or sub-county with the code {code!r}.")
     require_in_scope(unit)
+    if unit.level not in GAP_LEVELS:
+        refuse(
+            404,
+            f"{unit.name} is a {unit.level}; indicators are shown by district and sub-county.",
+        )
     return unit
 
 
@@ -152,11 +157,6 @@ def _unit_value(row: GapRow) -> Markup:
 def unit(code: str) -> str:
     session = db_session()
     place = unit_or_404(session, code)
-    if place.level not in GAP_LEVELS:
-        refuse(
-            404,
-            f"{place.name} is a {place.level}; indicators are shown by district and sub-county.",
-        )
     cycle, cycles = _cycle(session, _paths())
     loaded = catalog(session)
     here = reading.unit_of(place)
