@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.aggregation.reading import ValueFilter, read_values
 from server.web.testing import sign_in
 from tests.fixtures import aggregation as fx
 from tests.fixtures.openrosa import PASSWORD, basic, digest_authorization, parse_challenge
@@ -153,3 +154,10 @@ def test_no_query_makes_a_500(api: Api, path: str, params: dict[str, str]) -> No
     if response.status_code != 200:
         body = response.get_json()
         assert set(body) == {"status", "code", "message", "details"}
+
+
+def test_an_empty_scope_reads_nothing(api: Api) -> None:
+    seed(api)
+    with api.env.db.session() as s:
+        assert read_values(s, ValueFilter(areas=[])) == []
+        assert len(read_values(s, ValueFilter(areas=None, indicator_ids=["ptr"]))) == 7

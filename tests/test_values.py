@@ -81,6 +81,9 @@ def test_rounding_by_unit_and_half_away_from_zero() -> None:
     assert ugx.rounded() == Decimal("1234568")
     assert round_fraction(Fraction(-5, 2), 0) == Decimal("-3")
     assert round_fraction(Fraction(1, 3), 3) == Decimal("0.333")
+    assert str(round_fraction(Fraction(-1, 1000), 1)) == "0.0"  # not "-0.0"
+    # Exact beyond Decimal's default 28 digits.
+    assert round_fraction(Fraction(10**28 + 1), 0) == Decimal(10**28 + 1)
 
 
 def test_a_submission_own_value_in_the_indicator_unit() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select, text, tuple_
+from sqlalchemy import Select, false, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from server.aggregation import catalog_source
@@ -74,7 +74,7 @@ def unit_of(row: OrgUnit) -> Unit:
 def under(path_column: Any, prefixes: Sequence[str]) -> Any:
     """SQL: the path lies under one of these paths (LIKE wildcards in codes escaped)."""
     if not prefixes:
-        return path_column.is_(None) & path_column.is_not(None)  # nothing
+        return false()
     return or_(*(path_column.startswith(p, autoescape=True) for p in prefixes))
 
 

@@ -59,8 +59,9 @@ def round_fraction(value: Fraction, places: int) -> Decimal:
     whole, rest = divmod(abs(scaled.numerator), scaled.denominator)
     if 2 * rest >= scaled.denominator:
         whole += 1
-    sign = -1 if scaled < 0 else 1
-    return Decimal(sign * whole).scaleb(-places)
+    sign = "-" if scaled < 0 and whole else ""
+    # From a string, so the Decimal is exact: scaleb() would round to the context's 28 digits.
+    return Decimal(f"{sign}{whole}E-{places}")
 
 
 def indicator_value(
