@@ -6,7 +6,6 @@ on PostgreSQL."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import tracemalloc
 import zipfile
@@ -16,13 +15,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from pyxform.xls2xform import convert
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from server.db import Database, utcnow
-from server.models import ExportJob, Form, FormVersion, Submission, SubmissionRow
-from server.models.forms import VersionState
+from server.models import ExportJob, Form, FormVersion, OrgUnit, Submission, SubmissionRow
+from server.models.org import OrgLevel
 from server.models.submissions import ProcessingStatus, ReviewState
 from server.models.users import Role
 from server.services.blobs import BlobStore
@@ -34,9 +32,9 @@ from server.services.users import create_user
 from server.settings import Settings
 from server.task_queue import TaskSender
 from server.xform.safe_xml import parse
-from server.xform.schema import read_form
 from server.xform.submission_meta import read_meta
 from tests.fixtures.openrosa import seed_org
+from tests.test_worker_support import add_form
 from workers import ingest as worker_ingest
 
 PASSWORD = "password-123"
@@ -104,24 +102,8 @@ class World:
 
 
 def publish(session: Session) -> tuple[Form, FormVersion]:
-    xform = convert(EX_FORM, form_name="data").xform.encode()
-    info = read_form(xform)
-    form = Form(xml_form_id=info.xml_form_id, title=info.title)
-    version = FormVersion(
-        form=form,
-        version=info.version,
-        title=info.title,
-        state=VersionState.open,
-        xform=xform,
-        md5=hashlib.md5(xform, usedforsecurity=False).hexdigest(),
-        schema=info.fields,
-        published_at=utcnow(),
-    )
-    session.add_all([form, version])
-    session.flush()
-    form.current_version_id = version.id
-    session.commit()
-    return form, version
+    version = add_form(session, EX_FORM)
+    return version.form, version
 
 
 def submit(
@@ -528,3 +510,21 @@ def test_a_real_worker_runs_an_export_job(world: World, settings: Settings, tmp_
     book = openpyxl.load_workbook(path)
     keys = [r[TOP_HEADER.index("KEY")] for r in book["ex_school"].iter_rows(values_only=True)]
     assert keys[1:] == ["uuid:ex-1", "uuid:ex-2"]
+
+
+def test_org_unit_filter_is_an_exact_prefix_whatever_the_code(world: World, tmp_path: Path) -> None:
+    """ "_" in a code is a LIKE wildcard; the filter must not let "K_1" take in "KX1"."""
+    with world.db.session() as s:
+        region = s.get(OrgUnit, world.units["UG-C"])
+        version = s.get(FormVersion, world.version_id)
+        assert region is not None and version is not None
+        for code in ("K_1", "KX1"):
+            path = f"{region.path}{code}/"
+            unit = OrgUnit(code=code, name=code, level=OrgLevel.district, path=path)
+            unit.parent = region
+            s.add(unit)
+            s.flush()
+            submit(s, world.blobs, version, school_xml(f"uuid:in-{code}"), unit.id, None)
+    assert keys_of(export(world, "csv", tmp_path, org_unit="K_1")) == ["uuid:in-K_1"]
+    assert keys_of(export(world, "csv", tmp_path, org_unit="KX1")) == ["uuid:in-KX1"]
+    assert keys_of(export(world, "csv", tmp_path, org_unit="nowhere")) == []

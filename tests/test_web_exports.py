@@ -16,8 +16,9 @@ from werkzeug.test import TestResponse
 
 from server.models import ExportJob
 from server.settings import Settings
-from server.web.testing import csrf_token, sign_in
-from tests.test_exports import PASSWORD, PHOTO, TOP_HEADER, World, build_world, read_csv
+from server.web.testing import csrf_token
+from tests.test_exports import PHOTO, TOP_HEADER, World, build_world, read_csv
+from tests.test_web_submissions import client_for
 
 ROLES = ("anonymous", "admin", "coordinator", "subcounty_staff", "enumerator")
 
@@ -27,13 +28,6 @@ def world(app: Flask, settings: Settings) -> Iterator[World]:
     w = build_world(settings)
     yield w
     w.db.dispose()
-
-
-def client_for(app: Flask, role: str) -> FlaskClient:
-    client = app.test_client()
-    if role != "anonymous":
-        assert sign_in(client, role, PASSWORD).status_code == 302
-    return client
 
 
 def start(client: FlaskClient, form_id: int, **data: str) -> tuple[int, str | None]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 
 from server.models import OrgUnit, Submission
 from server.models.submissions import ProcessingStatus, ReviewState
@@ -119,7 +119,8 @@ class SubmissionFilter:
                 )
         if self.org_unit is not None:
             unit = select(OrgUnit.path).where(OrgUnit.code == self.org_unit).scalar_subquery()
-            parts.append(OrgUnit.path.startswith(unit))
+            # A plain prefix comparison, not LIKE: codes may hold "_" or "%".
+            parts.append(func.substr(OrgUnit.path, 1, func.length(unit)) == unit)
         if self.received_from is not None:
             parts.append(Submission.received_at >= _midnight(self.received_from))
         if self.received_to is not None:
