@@ -232,6 +232,7 @@ def test_new_submission_wakes_the_worker(app, client, world, settings) -> None: 
 
     import redis
 
+    from server.openrosa.deps import wakeups
     from server.task_queue import PROCESS_SUBMISSION
 
     broker = redis.Redis.from_url(settings.broker_url)
@@ -240,6 +241,8 @@ def test_new_submission_wakes_the_worker(app, client, world, settings) -> None: 
         iid = new_instance_id()
         assert post(client, instance(iid)).status_code == 201
         assert post(client, instance(iid)).status_code == 201  # a resend wakes nobody
+        with app.app_context():
+            wakeups().flush()  # published from a background thread, after the response
         messages = [json.loads(m) for m in broker.lrange("celery", 0, -1)]
         row_id = world.scalar(select(Submission.id).where(Submission.instance_id == iid))
         assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [

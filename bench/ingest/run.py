@@ -44,7 +44,8 @@ ADMIN_PG_URL = os.environ.get(
 REDIS_URL = os.environ.get("DMIP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 USERNAME, PASSWORD = "bench_enumerator", "bench-password-1"
 DISTRICT = "UG-101"
-GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
+# Unset: as many as server/gunicorn_conf.py starts in production.
+GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "")
 
 
 def free_port() -> int:
@@ -155,20 +156,11 @@ def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 
 
 def gunicorn(app: str, port: int, env: dict[str, str], log: Path):  # type: ignore[no-untyped-def]
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        GUNICORN_WORKERS,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "--timeout",
-        "120",
-        app,
-    ]
+    """gunicorn with the production settings (server/gunicorn_conf.py), for both apps."""
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    if GUNICORN_WORKERS:
+        env["GUNICORN_WORKERS"] = GUNICORN_WORKERS
+    cmd = [sys.executable, "-m", "gunicorn", "--config", "python:server.gunicorn_conf", app]
     return process(cmd, env, log)
 
 
@@ -200,7 +192,10 @@ def run_wrk(port: int, connections: int, duration: int, env: dict[str, str]) -> 
         str(HERE / "submit.lua"),
         f"http://127.0.0.1:{port}",
     ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    out = done.stdout
+    if done.stderr.strip():  # submit.lua reports the first few non-201 answers there
+        print(done.stderr.strip()[:1000], file=sys.stderr, flush=True)
     match = re.search(r"^JSON (\{.*\})$", out, flags=re.MULTILINE)
     if not match:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
@@ -299,7 +294,7 @@ def main() -> None:
 
     # The bench's own Redis database: tasks left by an interrupted run would skew the worker.
     redis.Redis.from_url(REDIS_URL).flushdb()
-    results: dict = {"machine": machine(), "gunicorn_workers": int(GUNICORN_WORKERS)}
+    results: dict = {"machine": machine(), "gunicorn_workers": GUNICORN_WORKERS or "default"}
     with database() as url, tempfile.TemporaryDirectory(prefix="dmip-bench-") as tmp:
         env = {
             **os.environ,
@@ -315,7 +310,7 @@ def main() -> None:
         real_port, bare_port = free_port(), free_port()
         rows = []
         with (
-            gunicorn("server.wsgi:app", real_port, env, logs / "real.log"),
+            gunicorn("server.wsgi:app", real_port, env, logs / "real.log") as real_server,
             gunicorn("bench.ingest.bare_app:app", bare_port, env, logs / "bare.log"),
         ):
             wait_http(real_port)
@@ -342,7 +337,7 @@ def main() -> None:
             if args.sustained:
                 results["sustained"] = sustained(url, real_port, env, logs, args.sustained)
             if args.big_mb:
-                results["big_upload"] = big(real_port, args.big_mb)
+                results["big_upload"] = big(real_server.pid, real_port, args.big_mb)
         if (logs / "real.log").stat().st_size:
             print("server log (tail):", (logs / "real.log").read_text()[-2000:], file=sys.stderr)
     print(json.dumps(results, indent=2))
@@ -404,11 +399,7 @@ def sustained(url: str, port: int, env: dict[str, str], logs: Path, seconds: int
     return result
 
 
-def big(port: int, megabytes: int) -> dict:
-    masters = subprocess.run(
-        ["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True
-    ).stdout.split()
-    master = min(int(p) for p in masters)
+def big(master: int, port: int, megabytes: int) -> dict:
     pids = worker_pids(master)
     before = {pid: rss_kb(pid) for pid in pids}
     for pid in pids:  # reset each process's peak-RSS mark, so VmHWM measures this upload alone

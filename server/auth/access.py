@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.auth.principal import Principal
 from server.models import FormAssignment, OrgUnit, User
 from server.models.users import Role
 
@@ -39,7 +41,15 @@ def can_fill(user: User, form: FormLike, session: Session) -> bool:
     return _can_fill(user, form, assigned_form_ids(user, session))
 
 
-def _can_fill(user: User, form: FormLike, assigned: set[int] | None) -> bool:
+class _Person(Protocol):
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
+def _can_fill(user: _Person, form: FormLike, assigned: AbstractSet[int] | None) -> bool:
     if not user.active:
         return False
     if user.role is Role.admin:
@@ -57,6 +67,20 @@ def fillable(user: User, forms: Iterable[F], session: Session) -> list[F]:
 
 def in_scope(user: User, org_unit: OrgUnit) -> bool:
     """Whether `org_unit` lies inside one of the user's areas (admins: everywhere)."""
-    if user.role is Role.admin:
+    return _path_in_scope(user.role, (scope.org_unit.path for scope in user.scopes), org_unit.path)
+
+
+def principal_can_fill(principal: Principal, form: FormLike) -> bool:
+    """`can_fill` for a cached snapshot of the user, with no query."""
+    return _can_fill(principal, form, principal.assigned_form_ids)
+
+
+def principal_in_scope(principal: Principal, org_unit_path: str) -> bool:
+    """`in_scope` for a cached snapshot of the user and the path of a (cached) org unit."""
+    return _path_in_scope(principal.role, principal.scope_paths, org_unit_path)
+
+
+def _path_in_scope(role: Role, scope_paths: Iterable[str], path: str) -> bool:
+    if role is Role.admin:
         return True
-    return any(org_unit.path.startswith(scope.org_unit.path) for scope in user.scopes)
+    return any(path.startswith(scope_path) for scope_path in scope_paths)

@@ -20,6 +20,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -75,3 +79,40 @@ class CredentialCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class TtlCache(Generic[K, V]):
+    """A bounded per-process map whose entries expire `ttl` seconds after they were put."""
+
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._entries: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            if len(self._entries) >= self._max:  # bounded against floods of distinct keys
+                self._entries.clear()
+            self._entries[key] = (self._clock() + self._ttl, value)
+
+    def forget(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from flask import Flask, Request, current_app
@@ -17,13 +18,16 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from server.auth import digest
-from server.auth.cache import CredentialCache
+from server.auth.cache import CredentialCache, TtlCache
+from server.auth.principal import Principal, load_principal
+from server.auth.principal import principal_cache as new_principal_cache
 from server.models import User
 from server.problems import Problem, unauthorized
 from server.settings import Settings
 
 _CACHE_KEY = "dmip.auth.credential_cache"
 _SESSION_LOADER_KEY = "dmip.auth.session_user_loader"
+_PRINCIPALS_KEY = "dmip.auth.principal_cache"
 
 SessionUserLoader = Callable[[], User | None]
 
@@ -105,8 +109,30 @@ def _request_targets(request: Request) -> tuple[str, ...]:
     return tuple(targets)
 
 
-def _basic(username: str, password: str) -> User | None:
-    user = _load_user(username)
+class Credentialed(Protocol):
+    """A User row or a cached Principal: what checking a password or Digest response reads."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def credentials_version(self) -> int: ...
+
+    @property
+    def password_hash(self) -> str: ...
+
+    @property
+    def digest_ha1(self) -> str: ...
+
+
+C = TypeVar("C", bound=Credentialed)
+
+
+def _basic(username: str, password: str, load: Callable[[str], C | None]) -> C | None:
+    user = load(username)
     if user is None or not user.active:
         return None
     cache = credential_cache()
@@ -119,13 +145,16 @@ def _basic(username: str, password: str) -> User | None:
     return user
 
 
-def _digest(request: Request, params: dict[str, str | None]) -> AuthOutcome:
+def _digest(
+    request: Request, params: dict[str, str | None], load: Callable[[str], C | None]
+) -> tuple[C | None, bool]:
+    """The user the Digest response proves, and whether a right response had a stale nonce."""
     creds = digest.DigestCredentials.from_params(params)
     if creds is None:
-        return AuthOutcome(None)
-    user = _load_user(creds.username)
+        return None, False
+    user = load(creds.username)
     if user is None or not user.active:
-        return AuthOutcome(None)
+        return None, False
     verdict = digest.verify(
         creds,
         ha1=user.digest_ha1,
@@ -135,23 +164,31 @@ def _digest(request: Request, params: dict[str, str | None]) -> AuthOutcome:
         signer=nonce_signer(),
     )
     if verdict is digest.DigestVerdict.ok:
-        return AuthOutcome(user)
-    return AuthOutcome(None, stale=verdict is digest.DigestVerdict.stale)
+        return user, False
+    return None, verdict is digest.DigestVerdict.stale
+
+
+def _verify(request: Request, load: Callable[[str], C | None]) -> tuple[C | None, bool]:
+    """Basic or Digest credentials of `request` checked against `load`'s user; (user, stale)."""
+    auth = request.authorization
+    if auth is None:
+        return None, False
+    if auth.type == "basic":
+        if auth.username is None or auth.password is None:
+            return None, False
+        return _basic(auth.username, auth.password, load), False
+    if auth.type == "digest":
+        return _digest(request, dict(auth.parameters), load)
+    return None, False
 
 
 def authenticate_outcome(request: Request) -> AuthOutcome:
-    auth = request.authorization
-    if auth is None:
+    if request.authorization is None:
         loader: SessionUserLoader | None = current_app.extensions.get(_SESSION_LOADER_KEY)
         user = loader() if loader is not None else None
         return AuthOutcome(user if user is not None and user.active else None)
-    if auth.type == "basic":
-        if auth.username is None or auth.password is None:
-            return AuthOutcome(None)
-        return AuthOutcome(_basic(auth.username, auth.password))
-    if auth.type == "digest":
-        return _digest(request, dict(auth.parameters))
-    return AuthOutcome(None)
+    found, stale = _verify(request, _load_user)
+    return AuthOutcome(found, stale=stale)
 
 
 def authenticate(request: Request) -> User | None:
@@ -169,13 +206,54 @@ def require_user() -> User:
     outcome = authenticate_outcome(flask_request)
     if outcome.user is not None:
         return outcome.user
+    raise _unauthorized(outcome.stale)
+
+
+def principal_cache() -> TtlCache[str, Principal]:
+    cache = current_app.extensions.get(_PRINCIPALS_KEY)
+    if cache is None:
+        cache = current_app.extensions.setdefault(_PRINCIPALS_KEY, new_principal_cache())
+    return cache
+
+
+def require_principal(fresh: bool = False) -> Principal:
+    """Like `require_user`, from a snapshot of the user cached for a few seconds.
+
+    For the submission receiver, whose write re-checks the snapshot's credentials version
+    (server/auth/principal.py). A cached snapshot that fails to verify is reloaded once, so a
+    password changed a moment ago works at once; `fresh` skips the cache altogether.
+    """
+    from server.app import db_session
+
+    cache = principal_cache()
+
+    def load(username: str, use_cache: bool) -> Principal | None:
+        cached = cache.get(username) if use_cache else None
+        if cached is not None:
+            return cached
+        principal = load_principal(db_session(), username)
+        if principal is not None:
+            cache.put(username, principal)
+        else:
+            cache.forget(username)
+        return principal
+
+    principal, stale = _verify(flask_request, lambda name: load(name, not fresh))
+    if principal is None and not fresh and flask_request.authorization is not None:
+        principal, stale = _verify(flask_request, lambda name: load(name, False))
+    if principal is not None:
+        return principal
+    raise _unauthorized(stale)
+
+
+def _unauthorized(stale: bool) -> Problem:
     if flask_request.authorization is None:
         message = "Please sign in with your username and password."
-    elif outcome.stale:
+    elif stale:
         message = "Your sign-in has expired; please try again."
     else:
         message = "The username or password is not correct, or the account is not active."
-    digest_challenge = challenge_headers(stale=outcome.stale)[0][1]
+    digest_challenge = challenge_headers(stale=stale)[0][1]
     problem: Problem = unauthorized(message, headers={"WWW-Authenticate": digest_challenge})
-    problem.details["stale"] = outcome.stale
-    raise problem
+    problem.details["stale"] = stale
+    return problem

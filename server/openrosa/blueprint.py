@@ -7,7 +7,9 @@ from werkzeug.exceptions import HTTPException
 
 from server.openrosa import forms, submission
 from server.openrosa.responses import (
+    DATABASE_UNAVAILABLE,
     add_protocol_headers,
+    render_database_unavailable,
     render_http_exception,
     render_problem,
     render_unexpected,
@@ -24,5 +26,7 @@ bp.add_url_rule("/submission", "submission", submission.submission, methods=["GE
 
 bp.register_error_handler(Problem, render_problem)
 bp.register_error_handler(HTTPException, render_http_exception)
+for _unavailable in DATABASE_UNAVAILABLE:
+    bp.register_error_handler(_unavailable, render_database_unavailable)
 bp.register_error_handler(Exception, render_unexpected)
 bp.after_request(add_protocol_headers)

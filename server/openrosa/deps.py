@@ -1,14 +1,33 @@
-"""Per-app objects the OpenRosa handlers share: the blob store and the form cache."""
+"""Per-app objects the OpenRosa handlers share: the blob store and the caches."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app
 
+from server.auth.cache import TtlCache
 from server.openrosa.form_cache import FormCache
+from server.openrosa.wakeups import WakeUps
 from server.services.blobs import BlobStore
 
 _BLOBS = "dmip.openrosa.blobs"
 _FORMS = "dmip.openrosa.form_cache"
+_PLACES = "dmip.openrosa.place_cache"
+_WAKEUPS = "dmip.openrosa.wakeups"
+# Org units change a few times a year (a new sub-county); a unit re-parented is seen by every
+# web process within this many seconds.
+PLACE_TTL = 30.0
+
+
+@dataclass(frozen=True)
+class Place:
+    """An org unit as the receiver needs it: its id, its name for messages, its path for
+    scope checks."""
+
+    id: int
+    name: str
+    path: str
 
 
 def blob_store() -> BlobStore:
@@ -27,3 +46,25 @@ def form_cache() -> FormCache:
     if cache is None:
         cache = current_app.extensions.setdefault(_FORMS, FormCache())
     return cache
+
+
+def place_cache() -> TtlCache[str, Place]:
+    """Org units by code; only units that exist are remembered, so a new one is seen at once."""
+    cache = current_app.extensions.get(_PLACES)
+    if cache is None:
+        cache = current_app.extensions.setdefault(_PLACES, TtlCache(PLACE_TTL))
+    return cache
+
+
+def wakeups() -> WakeUps:
+    """The queue of PROCESS_SUBMISSION tasks to publish, sent by the app's task sender."""
+    found = current_app.extensions.get(_WAKEUPS)
+    if found is None:
+        from server.app import state
+        from server.task_queue import PROCESS_SUBMISSION
+
+        app_state = state()
+        found = current_app.extensions.setdefault(
+            _WAKEUPS, WakeUps(lambda sid: app_state.tasks.send(PROCESS_SUBMISSION, sid))
+        )
+    return found

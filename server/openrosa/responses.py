@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Response, request
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
@@ -81,3 +83,21 @@ def render_unexpected(exc: Exception) -> Response:
         "submission again never stores it twice.",
         500,
     )
+
+
+# What a database that restarts or is unreachable raises: the connection broke or could not be
+# made (OperationalError, InterfaceError), or the pool could not hand one out in time.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError)
+
+
+def render_database_unavailable(exc: Exception) -> Response:
+    """503 with Retry-After: nothing was committed (or a commit's answer was lost, which a
+    resend then finds stored), so Collect keeps the submission and sends it again later."""
+    log.warning("database unavailable on an OpenRosa endpoint: %s", exc)
+    response = message_response(
+        "The server cannot reach its database for a moment. Please send again shortly; "
+        "sending a submission again never stores it twice.",
+        503,
+    )
+    response.headers["Retry-After"] = "5"
+    return response

@@ -27,6 +27,11 @@ class Multipart:
     files: MultiDict[str, FileStorage]
     _streams: list[IO[bytes]] = field(default_factory=list)
 
+    def rewind(self) -> None:
+        """Put every part back at its start, to read the body a second time."""
+        for stream in self._streams:
+            stream.seek(0)
+
     def close(self) -> None:
         """Close (and so delete) every spooled part."""
         for stream in self._streams:

@@ -1,9 +1,11 @@
 """POST /submission: receive one OpenRosa submission (or one part of a split one).
 
 The handler authenticates before reading the body, parses the multipart body with file parts
-spooled to disk, parses the XML once, resolves the form version from a short-lived cache, checks
-the user's right to fill the form and to report for the place the submission names, and hands
-everything to `server.services.ingest`, which commits before we answer 201.
+spooled to disk, parses the XML once, resolves the form version and the place from short-lived
+per-process caches, checks the user's right to fill the form and to report for that place
+against a cached snapshot of the user (server/auth/principal.py), and hands everything to
+`server.services.ingest`, which commits before we answer 201 and whose write re-checks the
+snapshot's credentials against the user row.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from dataclasses import dataclass
 
 from flask import Response, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from server.app import db_session, state
-from server.auth import can_fill, in_scope, require_user
-from server.models import OrgUnit, User
+from server.auth import require_user
+from server.auth.access import principal_can_fill, principal_in_scope
+from server.auth.http import principal_cache, require_principal
+from server.auth.principal import Principal
+from server.models import OrgUnit
 from server.models.forms import VersionState
-from server.openrosa.deps import blob_store, form_cache
+from server.openrosa.deps import Place, blob_store, form_cache, place_cache, wakeups
 from server.openrosa.form_cache import FormTarget
 from server.openrosa.responses import message_response
 from server.openrosa.spool import Multipart, parse_multipart
@@ -27,9 +33,9 @@ from server.services.ingest import (
     IncomingAttachment,
     IncomingSubmission,
     IngestResult,
+    StaleSubmitter,
     ingest_submission,
 )
-from server.task_queue import PROCESS_SUBMISSION
 from server.xform.safe_xml import XmlError, parse
 from server.xform.submission_meta import MetaError, SubmissionMeta, deepest_location, read_meta
 
@@ -41,14 +47,15 @@ ACCEPTING = (VersionState.open, VersionState.closing)
 
 
 def submission() -> Response:
-    user = require_user()
     if request.method != "POST":
+        require_user()
         # Collect sends HEAD first, to be challenged and to learn the size limit.
         response = Response(status=204)
         response.headers["X-OpenRosa-Accept-Content-Length"] = str(
             state().settings.max_submission_bytes
         )
         return response
+    principal = require_principal()
     if request.mimetype != "multipart/form-data":
         raise bad_request(
             "submission.not_multipart",
@@ -59,12 +66,21 @@ def submission() -> Response:
     # the new data exceed it, which binary attachments (photos) would otherwise trip.
     parts = parse_multipart(request, state().settings.uploads_dir, request.max_form_memory_size)
     try:
-        result = _accept(user, parts)
+        try:
+            result = _accept(principal, parts)
+        except StaleSubmitter:
+            # The cached snapshot of the user is out of date (a password change or a
+            # deactivation a moment ago): authenticate from the database and start over.
+            principal_cache().forget(principal.username)
+            principal = require_principal(fresh=True)
+            parts.rewind()
+            result = _accept(principal, parts)
     finally:
         parts.close()
     if result.needs_processing:
-        # After commit; if the broker is away this logs and the sweeper re-sends later.
-        state().tasks.send(PROCESS_SUBMISSION, result.submission_id)
+        # After commit, from a background thread; if the broker is away that logs and the
+        # sweeper re-sends later.
+        wakeups().add(result.submission_id)
     response = message_response(
         "Thank you. The submission was received.", 201, nature="submit_success"
     )
@@ -131,7 +147,7 @@ def _attachment_name(field_name: str, storage: FileStorage) -> str:
     return name
 
 
-def _accept(user: User, parts: Multipart) -> IngestResult:
+def _accept(principal: Principal, parts: Multipart) -> IngestResult:
     pieces = _read_parts(parts)
     try:
         root = parse(pieces.xml)
@@ -140,7 +156,7 @@ def _accept(user: User, parts: Multipart) -> IngestResult:
         raise bad_request(exc.code, exc.message) from None
     session = db_session()
     target, version_id = _target(meta)
-    if not can_fill(user, target, session):
+    if not principal_can_fill(principal, target):
         raise forbidden(
             "submission.form_forbidden",
             f"You may not send submissions for form {meta.xml_form_id!r}.",
@@ -149,21 +165,21 @@ def _accept(user: User, parts: Multipart) -> IngestResult:
     location = deepest_location(root, target.location_fields)
     if location is not None:
         _level, code = location
-        unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
-        if unit is not None:
-            if not in_scope(user, unit):
+        place = _place(session, code)
+        if place is not None:
+            if not principal_in_scope(principal, place.path):
                 raise forbidden(
                     "submission.out_of_scope",
-                    f"You may not send submissions for {unit.name} ({code}); it is outside "
+                    f"You may not send submissions for {place.name} ({code}); it is outside "
                     "the area your account covers.",
                     org_unit=code,
                 )
-            org_unit_id = unit.id
+            org_unit_id = place.id
         # An unknown code is accepted as received; the worker flags it for review.
     incoming = IncomingSubmission(
         form_id=target.id,
         form_version_id=version_id,
-        submitter_id=user.id,
+        submitter_id=principal.id,
         meta=meta,
         xml=pieces.xml,
         attachments=pieces.attachments,
@@ -171,8 +187,22 @@ def _accept(user: User, parts: Multipart) -> IngestResult:
         # Collect names itself in the query string ("collect:abc..."); the column holds 255.
         device_id=(request.args.get("deviceID") or "")[:255] or None,
         org_unit_id=org_unit_id,
+        submitter_credentials_version=principal.credentials_version,
     )
     return ingest_submission(session, blob_store(), incoming)
+
+
+def _place(session: Session, code: str) -> Place | None:
+    cache = place_cache()
+    place = cache.get(code)
+    if place is None:
+        row = session.execute(
+            select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.code == code)
+        ).first()
+        if row is not None:
+            place = Place(*row)
+            cache.put(code, place)
+    return place
 
 
 def _target(meta: SubmissionMeta) -> tuple[FormTarget, int]:

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, exists, insert, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
-from server.models import Attachment, Submission
+from server.models import Attachment, Submission, User
 from server.problems import conflict, not_found
 from server.services.blobs import BlobStore
 from server.xform.submission_meta import SubmissionMeta
@@ -52,6 +53,13 @@ class IncomingSubmission:
     incomplete: bool = False
     device_id: str | None = None
     org_unit_id: int | None = None
+    # The credentials version the submitter was authenticated with, from a cached snapshot of
+    # the user: the write then only happens while the user row is active and still has it.
+    submitter_credentials_version: int | None = None
+
+
+class StaleSubmitter(Exception):
+    """The submitter was deactivated or changed password since the snapshot was taken."""
 
 
 class Outcome(enum.StrEnum):
@@ -82,8 +90,15 @@ def ingest_submission(
     """Store `incoming` and commit; raise a Problem (409/404) if it cannot be accepted."""
     stored = [_store_blob(blobs, a) for a in incoming.attachments]
     xml_sha256 = hashlib.sha256(incoming.xml).hexdigest()
+    if _single_statement(incoming, stored):
+        new_id = _insert_new_alone(session, incoming, xml_sha256)
+        if new_id is not None:
+            return IngestResult(new_id, Outcome.created, needs_processing=True)
+        # The instance exists, or the submitter's snapshot is stale: the transaction below
+        # tells which and answers as before.
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
+            _check_submitter(session, incoming)
             result = _write_rows(session, incoming, xml_sha256, stored)
             session.commit()
             return result
@@ -95,6 +110,94 @@ def ingest_submission(
             session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def _single_statement(incoming: IncomingSubmission, stored: list[_StoredBlob]) -> bool:
+    """Whether the submission can be stored by one INSERT in its own transaction: a new
+    instance (not an edit) with no attachment rows, from a submitter the INSERT can check."""
+    return (
+        incoming.meta.deprecated_id is None
+        and not stored
+        and incoming.submitter_id is not None
+        and incoming.submitter_credentials_version is not None
+    )
+
+
+def _insert_new_alone(
+    session: Session, incoming: IncomingSubmission, xml_sha256: str
+) -> int | None:
+    """INSERT the row unless its instance exists or the submitter's credentials changed.
+
+    The one statement runs in autocommit: PostgreSQL commits it (durably, with the server's
+    synchronous_commit) before answering, which saves the BEGIN and COMMIT round trips of a
+    transaction. Returns the new id, or None when nothing was inserted.
+    """
+    dialect = session.get_bind().dialect.name
+    if session.in_transaction():
+        # Only reads happened so far (cache misses); the isolation level is chosen when a
+        # connection is procured, so end that transaction first.
+        session.commit()
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    row = _new_row(incoming, xml_sha256, utcnow())
+    statement = _checked_insert(dialect, tuple(row))
+    params = {
+        **row,
+        "check_user_id": incoming.submitter_id,
+        "check_version": incoming.submitter_credentials_version,
+    }
+    try:
+        new_id = connection.execute(statement, params).scalar()
+    finally:
+        # Gives the connection back to the pool, which restores its isolation level.
+        session.commit()
+    return new_id
+
+
+@functools.cache
+def _checked_insert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """INSERT ... SELECT <values> WHERE <submitter still valid> ON CONFLICT DO NOTHING.
+
+    Built once per dialect with named parameters, so each request only binds values.
+    """
+    table = Submission.__table__
+    users = User.__table__
+    values = select(*[bindparam(c, type_=table.c[c].type) for c in columns]).where(
+        exists().where(
+            users.c.id == bindparam("check_user_id"),
+            users.c.active.is_(true()),
+            users.c.credentials_version == bindparam("check_version"),
+        )
+    )
+    return (
+        _dialect_insert(dialect)(table)
+        .from_select(list(columns), values)
+        .on_conflict_do_nothing(index_elements=["form_id", "instance_id"])
+        .returning(table.c.id)
+    )
+
+
+def _dialect_insert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    return dialect_insert
+
+
+def _check_submitter(session: Session, incoming: IncomingSubmission) -> None:
+    if incoming.submitter_credentials_version is None:
+        return
+    valid = session.scalar(
+        select(User.id).where(
+            User.id == incoming.submitter_id,
+            User.active.is_(True),
+            User.credentials_version == incoming.submitter_credentials_version,
+        )
+    )
+    if valid is None:
+        raise StaleSubmitter(incoming.submitter_id)
 
 
 def _store_blob(blobs: BlobStore, attachment: IncomingAttachment) -> _StoredBlob:
@@ -193,13 +296,7 @@ def _insert_unless_exists(
     A concurrent insert of the same instance makes this wait for that transaction and then
     return None, so the caller goes on to treat it as a resend, with no exception involved.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    dialect_insert = _dialect_insert(session.get_bind().dialect.name)
     statement = (
         dialect_insert(Submission)
         .values(**_new_row(incoming, xml_sha256, now))

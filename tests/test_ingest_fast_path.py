@@ -1,0 +1,123 @@
+"""The receiver's fast path: a cached snapshot of the user, one checked INSERT, wake-ups sent
+off the request, pooled connections pinged only when idle, 503 when the database is away."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select, text
+
+from server.db import make_engine
+from server.models import Submission, User
+from server.openrosa.wakeups import WakeUps
+from server.services.users import set_password
+from tests.fixtures.openrosa import (
+    REALM,
+    add_user,
+    basic,
+    form_data,
+    instance,
+    new_instance_id,
+    seed_org,
+)
+from tests.test_openrosa_submission import count, post, publish
+
+
+@pytest.fixture
+def world(db):  # type: ignore[no-untyped-def]
+    seed_org(db)
+    publish(db, "school", "2024010101")
+    add_user(db, "ann", "enumerator", ("D1",))
+    return db
+
+
+def test_password_change_refuses_the_old_password_despite_the_cached_snapshot(
+    client, world
+) -> None:  # type: ignore[no-untyped-def]
+    assert post(client, instance(new_instance_id())).status_code == 201  # snapshot cached
+    user = world.scalar(select(User).where(User.username == "ann"))
+    set_password(user, "a brand new password", REALM)
+    world.commit()
+    before = count(world)
+    assert post(client, instance(new_instance_id())).status_code == 401
+    assert count(world) == before
+    response = client.post(
+        "/submission",
+        data=form_data(instance(new_instance_id()), None, False),
+        headers=basic("ann", "a brand new password"),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201
+    assert count(world) == before + 1
+
+
+def test_deactivated_user_stores_nothing_though_the_verdict_is_cached(client, world) -> None:  # type: ignore[no-untyped-def]
+    assert post(client, instance(new_instance_id())).status_code == 201
+    # Deactivate without touching the credentials version: the INSERT's own check refuses.
+    world.execute(text("UPDATE users SET active = false WHERE username = 'ann'"))
+    world.commit()
+    before = count(world)
+    assert post(client, instance(new_instance_id())).status_code == 401
+    assert count(world) == before
+
+
+def test_resend_after_the_fast_insert_is_still_idempotent_and_conflicts(client, world) -> None:  # type: ignore[no-untyped-def]
+    iid = new_instance_id()
+    assert post(client, instance(iid)).status_code == 201
+    assert post(client, instance(iid)).status_code == 201
+    assert post(client, instance(iid, pupils=7)).status_code == 409
+    rows = world.scalars(select(Submission).where(Submission.instance_id == iid)).all()
+    assert len(rows) == 1 and rows[0].submitter_id is not None and rows[0].org_unit_id
+
+
+def test_database_away_is_503_with_retry_after(app, client, world) -> None:  # type: ignore[no-untyped-def]
+    from server.db import Database
+
+    state = app.extensions["dmip"]
+    real = state.db
+    state.db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    try:
+        response = post(client, instance(new_instance_id()))
+    finally:
+        state.db.dispose()
+        state.db = real
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_an_idle_connection_killed_by_a_restart_is_replaced_unseen(settings) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url, idle_ping_after=0.0, pool_size=1)
+    admin = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+        with engine.connect() as conn:  # no error: the ping found it dead and reconnected
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_wakeups_send_every_id_in_order_and_survive_a_failing_send() -> None:
+    sent: list[int] = []
+    lock = threading.Lock()
+
+    def send(submission_id: int) -> bool:
+        if submission_id == 3:
+            raise RuntimeError("broker gone")
+        with lock:
+            sent.append(submission_id)
+        return True
+
+    wakeups = WakeUps(send)
+    for submission_id in range(1, 6):
+        wakeups.add(submission_id)
+    wakeups.flush()
+    for submission_id in range(6, 9):
+        wakeups.add(submission_id)
+    wakeups.flush()
+    assert sent == [1, 2, 4, 5, 6, 7, 8]
