@@ -22,27 +22,19 @@ from server.models import DmipPlan, DocumentJob, OrgUnit, PlanComment, PlanSecti
 from server.models.users import Role
 from server.plans import content
 from server.plans.documents import run_job
-from server.services.orgunits import OrgRow, import_org_units
+from server.services.orgunits import import_org_units
 from server.services.users import create_user
 from server.settings import Settings
-from server.web.testing import csrf_token, sign_in
+from server.web.testing import csrf_token
+from tests.test_web_permissions import HIERARCHY, PASSWORD, client_for, route
 from workers.drafting.document import Cell, Chart, Paragraph, Ref, Section, Series, Table
 
-PASSWORD = "password-123"
 CYCLE = "2025/26"
 ROLES = ("anonymous", "admin", "coordinator", "other_coordinator", "subcounty_staff", "enumerator")
 READERS = {"admin", "coordinator", "subcounty_staff"}  # of district D_1's plan
 ACTORS = {"admin", "coordinator"}
 LISTERS = {"admin", "coordinator", "other_coordinator", "subcounty_staff"}
 
-HIERARCHY = [
-    OrgRow(1, "UG", "Uganda", "country"),
-    OrgRow(2, "UG-C", "Central", "region", "UG"),
-    OrgRow(3, "D_1", "Alpha", "district", "UG-C"),
-    OrgRow(4, "DX1", "Bravo", "district", "UG-C"),
-    OrgRow(5, "S-A", "Alpha North", "subcounty", "D_1"),
-    OrgRow(6, "S-B", "Bravo South", "subcounty", "DX1"),
-]
 GENERATED = "Alpha has 3 sub-counties. Pupils per teacher: 61 against a standard of 53."
 
 
@@ -121,25 +113,6 @@ def world(app: Flask, db: Session, settings: Settings) -> Iterator[World]:
             "synthesis_job": synthesis.id,
         }
     )
-
-
-def client_for(app: Flask, role: str) -> FlaskClient:
-    client = app.test_client()
-    if role != "anonymous":
-        assert sign_in(client, role, PASSWORD).status_code == 302
-    return client
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    allowed: frozenset[str]
-    data: tuple[tuple[str, str], ...] = ()
-
-
-def route(method: str, path: str, allowed: set[str], **data: str) -> Route:
-    return Route(method, path, frozenset(allowed), tuple(data.items()))
 
 
 SECTION = "/plans/{plan}/sections/{section}"

@@ -51,17 +51,8 @@ class Demo:
         return client
 
 
-def demo_world(pg_url: str, factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    settings = Settings(
-        data_dir=factory.mktemp("web-demo") / "data",
-        database_url=pg_url,
-        broker_url=REDIS_URL,
-        secret_key="test-secret-key-0123456789",
-        forms_dir=Path(__file__).resolve().parent.parent / "forms",
-        embedded=False,
-    )
-    load_demo_data(settings, 1, seed=1, cycle=CYCLE)
-    db = Database(pg_url)
+def process_and_draft(db: Database) -> None:
+    """What the worker does with received submissions: process each, then draft the plans."""
     with db.session() as s:
         ids = list(
             s.scalars(
@@ -74,6 +65,20 @@ def demo_world(pg_url: str, factory: pytest.TempPathFactory) -> Iterator[Demo]:
         with db.session() as s:
             ingest.process_submission(s, sid)
     regenerate_due(db, debounce=0)
+
+
+def demo_world(pg_url: str, factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    settings = Settings(
+        data_dir=factory.mktemp("web-demo") / "data",
+        database_url=pg_url,
+        broker_url=REDIS_URL,
+        secret_key="test-secret-key-0123456789",
+        forms_dir=Path(__file__).resolve().parent.parent / "forms",
+        embedded=False,
+    )
+    load_demo_data(settings, 1, seed=1, cycle=CYCLE)
+    db = Database(pg_url)
+    process_and_draft(db)
     with db.session() as s:
         subcounty = s.scalars(
             select(OrgUnit).where(OrgUnit.level == OrgLevel.subcounty).order_by(OrgUnit.code)

@@ -152,6 +152,18 @@ def _unit_value(row: GapRow) -> Markup:
     return svg.value_bar(row.value, row.standard, row.direction)
 
 
+def _subcounties(session: Session, place: OrgUnit) -> list[reading.Unit]:
+    """The sub-counties of a district, by name (none for a sub-county)."""
+    return [
+        reading.unit_of(u)
+        for u in session.scalars(
+            select(OrgUnit)
+            .where(OrgUnit.parent_id == place.id, OrgUnit.level == OrgLevel.subcounty)
+            .order_by(OrgUnit.name)
+        )
+    ]
+
+
 @bp.get("/<code>")
 @roles_required(*READER_ROLES)
 def unit(code: str) -> str:
@@ -160,14 +172,7 @@ def unit(code: str) -> str:
     cycle, cycles = _cycle(session, _paths())
     loaded = catalog(session)
     here = reading.unit_of(place)
-    children = [
-        reading.unit_of(u)
-        for u in session.scalars(
-            select(OrgUnit)
-            .where(OrgUnit.parent_id == place.id, OrgUnit.level == OrgLevel.subcounty)
-            .order_by(OrgUnit.name)
-        )
-    ]
+    children = _subcounties(session, place)
     tables = gap_analysis(session, [here, *children], cycle, loaded.catalog.indicators)
     rows = tables[here.id]
     by_child = {c.id: {r.indicator_id: r for r in tables[c.id]} for c in children}
@@ -196,14 +201,7 @@ def value(code: str, indicator_id: str) -> str:
     if indicator is None:
         refuse(404, f"There is no indicator {indicator_id!r} among those of the published forms.")
     here = reading.unit_of(place)
-    children = [
-        reading.unit_of(u)
-        for u in session.scalars(
-            select(OrgUnit)
-            .where(OrgUnit.parent_id == place.id, OrgUnit.level == OrgLevel.subcounty)
-            .order_by(OrgUnit.name)
-        )
-    ]
+    children = _subcounties(session, place)
     only = {indicator.id: indicator}
     tables = gap_analysis(session, [here, *children], cycle, only)
     row = next(iter(tables[here.id]), None)

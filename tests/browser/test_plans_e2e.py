@@ -13,15 +13,13 @@ import docx
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from server.models import Submission
-from server.models.submissions import ProcessingStatus
+from server.models import DmipPlan, OrgUnit
 from server.models.users import Role
 from server.plans.documents import run_job
-from server.plans.regenerate import regenerate_due
 from server.services.bootstrap import load_demo_data
 from tests.browser.conftest import LiveServer, screenshot, sign_in
 from tests.browser.test_admin_pages import MAX_PAGE_BYTES, load
-from workers import ingest
+from tests.web_demo import process_and_draft
 
 CYCLE = "2025/26"
 EDITED = "Teachers come first: the district recruits 40 teachers before it builds latrines."
@@ -31,21 +29,8 @@ def drafted_district(live: LiveServer) -> tuple[str, str]:
     """One demo district's data through ingest and drafting; its (code, name)."""
     load_demo_data(live.settings, 1, seed=1, cycle=CYCLE)
     database = live.app.extensions["dmip"].db
+    process_and_draft(database)
     with database.session() as s:
-        ids = list(
-            s.scalars(
-                select(Submission.id).where(
-                    Submission.processing_status == ProcessingStatus.received
-                )
-            )
-        )
-    for sid in ids:
-        with database.session() as s:
-            ingest.process_submission(s, sid)
-    regenerate_due(database, debounce=0)
-    with database.session() as s:
-        from server.models import DmipPlan, OrgUnit
-
         code, name = s.execute(
             select(OrgUnit.code, OrgUnit.name).join(DmipPlan, DmipPlan.district_id == OrgUnit.id)
         ).one()
