@@ -59,7 +59,8 @@ def nice_ticks(top: float, steps: int = 4) -> list[float]:
 
 
 def _text_width(text: str, size: float = 12) -> float:
-    return len(text) * size * 0.58
+    # A generous average for a sans-serif face: a label cut short is worse than white space.
+    return len(text) * size * 0.64
 
 
 def _open(width: float, height: float, title: str, desc: str, css: str) -> tuple[str, str]:
@@ -180,7 +181,7 @@ def bar_chart(
     phone), grouped or stacked by series, each value printed at its bar's end, an optional
     reference line (a national standard) labelled on the chart. With several series the key
     sits above the bars, in the order the bars are drawn."""
-    label_w = min(max([_text_width(c) for c in categories] + [40]) + 8, width * 0.4)
+    label_w = min(max([_text_width(c) for c in categories] + [40]) + 12, width * 0.45)
     value_w = 60
     left, right = label_w, value_w
     key_h = 22 if len(series) > 1 else 0
