@@ -16,15 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, text
 
-from bench.aggregates.load import load_small
+from bench.aggregates.load import form_versions, load_small
 from server.aggregation import catalog_source
 from server.aggregation.queries import contribution_query, eligible_sql
 from server.db import Database
 from server.expressions.sql import Context, compile_condition, compile_number
 from server.expressions.syntax import Compare, Const, Ref, Selected
-from server.models import Form, FormVersion
 
 
 def _duck_copy(url: str) -> duckdb.DuckDBPyConnection:
@@ -65,12 +64,7 @@ def test_every_indicator_of_the_demo_data_set_agrees(settings: Any) -> None:
     compared = 0
     with db.session() as session:
         loaded = catalog_source.load(session, None)
-        versions = session.execute(
-            select(FormVersion.id, Form.xml_form_id, FormVersion.schema).join(
-                Form, Form.id == FormVersion.form_id
-            )
-        ).all()
-        for version_id, form_id, fields in versions:
+        for version_id, form_id, fields in form_versions(session):
             pg_query = contribution_query(loaded.catalog, form_id, version_id, fields, "postgresql")
             duck_query = contribution_query(
                 loaded.catalog,

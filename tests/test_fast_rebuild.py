@@ -10,14 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from bench.aggregates.load import load_small
+from bench.aggregates.load import form_versions, load_small
 from server.aggregation import catalog_source, rebuild
 from server.aggregation.fast_rebuild import QueryShapeError, contribution_sql, grouped_pg
 from server.aggregation.queries import ContributionQuery, eligible_sql
 from server.db import Database
-from server.models import Form, FormVersion
 
 
 def test_same_sums_as_the_rebuild_for_every_form_version(settings: Any) -> None:
@@ -28,12 +26,7 @@ def test_same_sums_as_the_rebuild_for_every_form_version(settings: Any) -> None:
     keys = 0
     with db.session() as session:
         loaded = catalog_source.load(session, None)
-        versions = session.execute(
-            select(FormVersion.id, Form.xml_form_id, FormVersion.schema).join(
-                Form, Form.id == FormVersion.form_id
-            )
-        ).all()
-        for version_id, form_id, fields in versions:
+        for version_id, form_id, fields in form_versions(session):
             query = catalog_source.query_for(loaded, form_id, version_id, fields, "postgresql")
             if not query.indicators:
                 continue

@@ -327,6 +327,19 @@ def loaded_info(url: str) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
+def form_versions(conn: Any) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    """(version id, form id, field list) of every form version, as the rebuild goes through
+    them (a session or a connection)."""
+    from server.models import Form, FormVersion
+
+    rows = conn.execute(
+        select(FormVersion.id, Form.xml_form_id, FormVersion.schema)
+        .join(Form, Form.id == FormVersion.form_id)
+        .order_by(FormVersion.id)
+    ).all()
+    return [(int(v), str(f), list(s or [])) for v, f, s in rows]
+
+
 def load_small(url: str, blobs_dir: Path, submissions: int = 300) -> dict[str, Any]:
     """A small data set for tests (two districts of two sub-counties), with a few submissions
     that must not count: rejected, deleted, and one superseded by a processed edit."""

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-DUCKDB_MEMORY = "2GB"
+DUCKDB_MEMORY = os.environ.get("BENCH_DUCKDB_MEMORY", "6GB")
 ANCESTORS_SQL = (
     "SELECT u.id, a.id FROM org_units u JOIN org_units a ON u.path LIKE a.path || '%' ORDER BY u.id"
 )
@@ -115,22 +115,16 @@ def rebuild_main(url: str, variant: str = "original") -> dict[str, Any]:
 
 def duckdb_queries(url: str, submissions: str, rows: str) -> list[tuple[str, list[str]]]:
     """(SQL, indicator ids) per form version: the duckdb dialect of the rebuild's queries."""
-    from sqlalchemy import select
-
+    from bench.aggregates.load import form_versions
     from server.aggregation import catalog_source
     from server.aggregation.queries import contribution_query, eligible_sql, indicator_literal
     from server.db import Database
-    from server.models import Form, FormVersion
 
     db = Database(url)
     out: list[tuple[str, list[str]]] = []
     with db.session() as session:
         loaded = catalog_source.load(session, None)
-        versions = session.execute(
-            select(FormVersion.id, Form.xml_form_id, FormVersion.schema)
-            .join(Form, Form.id == FormVersion.form_id)
-            .order_by(FormVersion.id)
-        ).all()
+        versions = form_versions(session)
     db.dispose()
     tables = {"submissions": submissions, "submission_rows": rows}
     where = eligible_sql(submissions)
@@ -170,15 +164,22 @@ def duckdb_main(url: str, path: str) -> dict[str, Any]:
         read_only=True,
         config={
             "memory_limit": DUCKDB_MEMORY,
-            "threads": 2,
+            "threads": int(os.environ.get("BENCH_DUCKDB_THREADS", "2")),
             "temp_directory": str(Path(path).with_suffix(".tmp.d")),
         },
     )
     start = time.monotonic()
-    leaves = " UNION ALL ".join(f"({sql})" for sql, _ in queries)
+    # One query per form version, as the rebuild does: their leaves in a temporary table, then
+    # the roll-up as a join on each unit's ancestors.
+    con.execute(
+        "CREATE TEMP TABLE leaves (ind VARCHAR, org_unit_id BIGINT, cycle VARCHAR, n BIGINT, "
+        "v HUGEINT, sq HUGEINT, num HUGEINT, den HUGEINT)"
+    )
+    for sql, _ids in queries:
+        con.execute(f"INSERT INTO leaves {sql}")
     totals = con.execute(
         "SELECT l.ind, a.ancestor_id, l.cycle, SUM(l.n), SUM(l.v), SUM(l.sq), SUM(l.num), "
-        f"SUM(l.den) FROM ({leaves}) l JOIN ancestors a ON a.unit_id = l.org_unit_id "
+        "SUM(l.den) FROM leaves l JOIN ancestors a ON a.unit_id = l.org_unit_id "
         "GROUP BY l.ind, a.ancestor_id, l.cycle"
     ).fetchall()
     seconds = time.monotonic() - start

@@ -298,7 +298,6 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
     sent: dict[str, float] = {}  # instanceID -> monotonic time of its 201
     statuses: dict[int, int] = {}
     seen: dict[str, float] = {}
-    local = threading.local()
     lock = threading.Lock()
 
     def post(n: int) -> None:
@@ -314,9 +313,8 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
             + body_xml
             + f"\r\n--{boundary}--\r\n".encode()
         )
-        conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        # A connection per request: gunicorn's sync workers close it after each response.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:
             conn.request(
                 "POST",
@@ -332,8 +330,9 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
             response.read()
             status = response.status
         except OSError:
-            local.conn = None
             status = 0
+        finally:
+            conn.close()
         done = time.monotonic()
         with lock:
             statuses[status] = statuses.get(status, 0) + 1
