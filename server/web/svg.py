@@ -52,10 +52,10 @@ def nice_ticks(top: float, steps: int = 4) -> list[float]:
     raw = top / steps
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    ticks = [0.0]
-    while ticks[-1] < top - 1e-9:
-        ticks.append(round(ticks[-1] + step, 10))
-    return ticks
+    n = max(math.ceil(top / step), 1)
+    while n * step < top:  # float division may land a hair short
+        n += 1
+    return [i * step for i in range(n + 1)]
 
 
 def _text_width(text: str, size: float = 12) -> float:
