@@ -33,9 +33,21 @@ def library_path() -> Path:
     return catalog_source.catalog_path().parent / "interventions.yaml"
 
 
+_libraries: dict[tuple[str, int, int, str], Library] = {}
+
+
 def load(session: Session) -> tuple[catalog_source.LoadedCatalog, Library]:
+    """The catalog and the intervention library, parsed once per process for as long as
+    neither file (nor the published forms) changes."""
     loaded = catalog_source.load(session)
-    library = load_library(library_path(), loaded.catalog.indicators.keys(), MANAGEMENT_FUNCTIONS)
+    path = library_path()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, loaded.fingerprint)
+    library = _libraries.get(key)
+    if library is None:
+        library = load_library(path, loaded.catalog.indicators.keys(), MANAGEMENT_FUNCTIONS)
+        _libraries.clear()
+        _libraries[key] = library
     return loaded, library
 
 
