@@ -110,3 +110,13 @@ def db(app):  # type: ignore[no-untyped-def]
     session = app.extensions["dmip"].db.sessionmaker()
     yield session
     session.close()
+
+
+@pytest.fixture(autouse=True)
+def _default_catalog() -> Iterator[None]:
+    """Commands run in-process (CliRunner) point the process at their settings' catalog; the
+    next test starts from the shipped one again."""
+    yield
+    from server.aggregation import catalog_source
+
+    catalog_source.configure(None)

@@ -81,8 +81,8 @@ def rebuild_main(url: str, variant: str = "original") -> dict[str, Any]:
     from server.aggregation.rebuild import rebuild_in
     from server.db import Database
 
-    if variant == "fast":
-        module._grouped_pg = grouped_pg  # type: ignore[assignment]
+    # The rebuild uses the fast grouping; "original" measures the plain one it replaced.
+    module._GROUPED_PG["query"] = grouped_pg if variant == "fast" else module._grouped_pg
 
     db = Database(url)
     marks: list[tuple[str, float]] = []
