@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint bench
+.PHONY: run test install install-test lint bench bench-aggregates bench-plans
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ test: lint
 
 bench: install-test
 	$(BIN)/python bench/ingest/run.py
+
+bench-aggregates: install-test
+	$(BIN)/python bench/aggregates/run.py --submissions 1000000 --freshness-seconds 60
+
+bench-plans: install-test
+	$(BIN)/python bench/plans/run.py --districts 24
