@@ -65,6 +65,9 @@ class Settings:
     sweep_interval: int = 60
     # A submission is only swept once it has waited this long for its task.
     sweep_grace: int = 30
+    # At most this many waiting submissions processed by a worker in one transaction (the
+    # aggregates are brought in line once per batch); 1 processes them one by one.
+    worker_batch: int = 50
     # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn; their
     # X-Forwarded-* headers are trusted for that many hops so URLs given to Collect are right.
     trusted_proxies: int = 0
@@ -133,6 +136,7 @@ class Settings:
             credential_cache_ttl=_int(env, "DMIP_CREDENTIAL_CACHE_TTL", cls.credential_cache_ttl),
             sweep_interval=_int(env, "DMIP_SWEEP_INTERVAL", cls.sweep_interval, minimum=1),
             sweep_grace=_int(env, "DMIP_SWEEP_GRACE", cls.sweep_grace),
+            worker_batch=_int(env, "DMIP_WORKER_BATCH", cls.worker_batch, minimum=1),
             trusted_proxies=_int(env, "DMIP_TRUSTED_PROXIES", 0),
             embedded=_bool(env, "DMIP_EMBEDDED", embedded_default),
         )

@@ -51,6 +51,8 @@ schools = st.builds(
 # then review, edit or delete processed submissions.
 _new = st.tuples(st.just("new"), schools, st.sampled_from(UNITS))
 _process = st.tuples(st.just("process"), st.integers(0, 50))
+# A worker taking one submission and up to `limit - 1` others waiting, in one transaction.
+_batch = st.tuples(st.just("batch"), st.integers(0, 50), st.integers(1, 6))
 _edit = st.tuples(st.just("edit"), st.integers(0, 50), schools)
 _review = st.tuples(
     st.just("review"),
@@ -64,6 +66,7 @@ operations = st.lists(
         _process,
         _process,
         _process,
+        _batch,
         st.tuples(st.just("resend"), st.integers(0, 50)),
         _edit,
         _review,
@@ -80,6 +83,16 @@ EXAMPLES = [
     [("new", fx.School(), "S1"), ("process", 0), ("delete", 0)],
     [("new", fx.School(), "S2"), ("edit", 0, fx.School(pupils=7)), ("process", 1)],
     [("new", fx.School(), "S1"), ("resend", 0), ("process", 0), ("resend", 0)],
+    # An edit and the submission it replaces in one batch, and a batch after a rejection.
+    [
+        ("new", fx.School(), "S1"),
+        ("edit", 0, fx.School(pupils=3)),
+        ("new", fx.School(pupils=5), "D1"),
+        ("batch", 1, 3),
+        ("review", 2, "rejected"),
+        ("new", fx.School(), "S2"),
+        ("batch", 0, 2),
+    ],
 ]
 
 
@@ -112,6 +125,11 @@ class World:
             elif kind == "process" and self.pending:
                 sid = self.pending.pop(op[1] % len(self.pending))
                 fx.process(s, sid, self.catalog)
+            elif kind == "batch" and self.pending:
+                sid = self.pending[op[1] % len(self.pending)]
+                done = fx.process_batch(s, sid, op[2], self.catalog)
+                assert sid in done and len(done) <= op[2]
+                self.pending = [p for p in self.pending if p not in done]
             elif kind == "resend" and (picked := self.pick(op[1])):
                 sid, instance, xml = picked
                 sub = s.get(Submission, sid)

@@ -16,7 +16,7 @@ from server.models import Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
 from server.settings import Settings
 from tests.test_worker_support import add_form, add_submission, mini_xml
-from workers.ingest import Outcome, process_submission
+from workers.ingest import Outcome, process_batch, process_submission
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -133,6 +133,62 @@ def test_a_row_locked_by_a_resend_is_processed_once_the_lock_goes(settings: Sett
         assert sub.attempts == 1 and rows
         # A second delivery that waited on the first one's lock finds the work done.
         assert _run(database, sid) is Outcome.skipped
+    finally:
+        database.dispose()
+
+
+def test_a_batch_takes_its_own_submission_first_then_the_oldest_waiting(
+    database: Database,
+) -> None:
+    with database.session() as session:
+        version = add_form(session)
+        ids = [
+            add_submission(
+                session, version, mini_xml(f"uuid:b{i}", "many" if i == 2 else "7"), f"uuid:b{i}"
+            )
+            for i in range(6)
+        ]
+    _run(database, ids[0])  # already processed: not taken again
+    with database.session() as session:
+        outcomes = process_batch(session, ids[4], 3)
+    assert outcomes == {
+        ids[4]: Outcome.processed,
+        ids[1]: Outcome.processed,
+        ids[2]: Outcome.failed,
+    }
+    states = {sid: _state(database, sid)[0] for sid in ids}
+    assert [states[sid].processing_status.value for sid in ids] == [
+        "processed",
+        "processed",
+        "failed",
+        "received",
+        "processed",
+        "received",
+    ]
+    assert states[ids[0]].attempts == 1  # the first one was not processed twice
+    assert _state(database, ids[1])[1] and not _state(database, ids[2])[1]
+    # The others' own tasks find the work done.
+    assert _run(database, ids[1]) is Outcome.skipped
+
+
+def test_a_batch_leaves_rows_someone_else_holds(settings: Settings) -> None:
+    """A worker never waits on another's batch: locked rows are skipped, its own included,
+    and the task then waits for its own (workers/tasks.py) and finds it done or still due."""
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            version = add_form(session)
+            ids = [
+                add_submission(session, version, mini_xml(f"uuid:l{i}"), f"uuid:l{i}")
+                for i in range(3)
+            ]
+        with database.session() as holder:
+            holder.execute(select(Submission).where(Submission.id.in_(ids[:2])).with_for_update())
+            with database.session() as session:
+                outcomes = process_batch(session, ids[0], 10)
+            assert outcomes == {ids[2]: Outcome.processed}
+        assert _run(database, ids[0]) is Outcome.processed
+        assert _state(database, ids[1])[0].processing_status is ProcessingStatus.received
     finally:
         database.dispose()
 

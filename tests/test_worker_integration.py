@@ -161,9 +161,13 @@ def test_concurrent_workers_process_each_submission_exactly_once(
         ]
     sender = TaskSender(settings)
     logs = [tmp_path / "prefork.log", tmp_path / "solo.log"]
+    # Small batches, so the three processes take overlapping batches of what is waiting.
+    batches = {"DMIP_WORKER_BATCH": "4"}
     with (
-        worker(settings, logs[0], "--pool=prefork", "--concurrency=2", "-n", "prefork@%h"),
-        worker(settings, logs[1], "--pool=solo", "-n", "solo@%h"),
+        worker(
+            settings, logs[0], "--pool=prefork", "--concurrency=2", "-n", "prefork@%h", **batches
+        ),
+        worker(settings, logs[1], "--pool=solo", "-n", "solo@%h", **batches),
     ):
         for sid in ids:  # every task delivered twice, as after a broker redelivery
             assert sender.send(PROCESS_SUBMISSION, sid)
@@ -179,6 +183,14 @@ def test_concurrent_workers_process_each_submission_exactly_once(
             ).all()
         )
     assert counts == dict.fromkeys(ids, 2)
+    # Everything was waiting before the first task arrived: workers took it in batches.
+    sizes = [
+        int(line.rsplit("batch of ", 1)[1].split()[0])
+        for log in logs
+        for line in log.read_text().splitlines()
+        if "processed a batch of" in line
+    ]
+    assert sizes and max(sizes) == 4 and sum(sizes) == len(ids)
 
 
 def _free_port() -> int:

@@ -30,10 +30,11 @@ class Outcome(StrEnum):
 def process_submission(session: Session, submission_id: int) -> Outcome:
     """Process submission `submission_id` if it is still waiting; the caller commits."""
     # Wait for the row's lock rather than skip a locked row. Other holders are short: the
-    # receiver merging a resend of the same instance, the sweeper claiming it, or a second
-    # delivery of this task. Skipping left the row `received` with nobody woken for it until
-    # the next sweep; waiting costs little, and the status check below then skips a row that
-    # the other holder has processed meanwhile. (SQLite ignores FOR UPDATE and serialises.)
+    # receiver merging a resend of the same instance, the sweeper claiming it, a worker that
+    # took it into its batch, or a second delivery of this task. Skipping left the row
+    # `received` with nobody woken for it until the next sweep; waiting costs little, and the
+    # status check below then skips a row that the other holder has processed meanwhile.
+    # (SQLite ignores FOR UPDATE and serialises.)
     query = select(Submission).where(Submission.id == submission_id).with_for_update()
     submission = session.scalars(query).one_or_none()
     if submission is None:
@@ -42,19 +43,59 @@ def process_submission(session: Session, submission_id: int) -> Outcome:
     if submission.processing_status != ProcessingStatus.received:
         log.info("submission %s is already %s", submission_id, submission.processing_status.value)
         return Outcome.skipped
+    session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id == submission.id))
+    outcome = _process(session, submission)
+    aggregates.submission_processed(session, submission)
+    return outcome
 
+
+def process_batch(session: Session, submission_id: int, limit: int) -> dict[int, Outcome]:
+    """Process submission `submission_id` and up to `limit - 1` other waiting submissions that
+    no one else holds, oldest first, in one transaction; the caller commits.
+
+    Under load the queue holds a wake-up per submission, and what a submission costs is mostly
+    the fixed part of bringing the aggregates in line (locks, the contribution query, the
+    roll-up, the upsert, the stale mark) and of the commit: a worker that takes in hand what
+    is waiting pays it once per batch. The other submissions' own tasks then find them
+    processed and stop at the status check. Rows are claimed with SKIP LOCKED, so workers
+    never wait on each other's batches here; if `submission_id` itself is held by someone
+    else it is not in the batch, and the caller goes on with `process_submission`, which
+    waits for it (PostgreSQL only: SQLite has one writer and no SKIP LOCKED)."""
+    query = (
+        select(Submission)
+        .where(Submission.processing_status == ProcessingStatus.received)
+        # Its own submission first, then the oldest waiting.
+        .order_by((Submission.id == submission_id).desc(), Submission.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    batch = list(session.scalars(query))
+    if batch:  # rows a failed earlier attempt left behind
+        ids = [sub.id for sub in batch]
+        session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id.in_(ids)))
+    outcomes = {sub.id: _process(session, sub) for sub in batch}
+    if batch:
+        aggregates.submissions_processed(session, batch)
+        log.info("processed a batch of %d submissions", len(batch))
+    return outcomes
+
+
+def _process(session: Session, submission: Submission) -> Outcome:
+    """Validate and flatten one locked, waiting submission (its old rows already deleted) and
+    record the outcome."""
     version = session.get(FormVersion, submission.form_version_id)
     form = session.get(Form, submission.form_id)
     assert version is not None and form is not None  # foreign keys guarantee both
     spec = FormSpec(form.xml_form_id, version.version, version.schema)
+    submission_id = submission.id
     try:
         result = process(submission.xml, spec)
     except Exception as exc:  # a bug, not bad data: retrying the same bytes cannot help
         log.exception("processing submission %s raised", submission_id)
         result = Result([], [Problem("", f"The server could not process this submission ({exc}).")])
 
-    session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id == submission.id))
     submission.attempts = (submission.attempts or 0) + 1
+    submission.processed_at = utcnow()
     if result.ok:
         session.add_all(
             SubmissionRow(
@@ -68,15 +109,11 @@ def process_submission(session: Session, submission_id: int) -> Outcome:
         )
         submission.processing_status = ProcessingStatus.processed
         submission.failure_reason = None
-        submission.processed_at = utcnow()
         log.info("submission %s processed: %d rows", submission_id, len(result.rows))
-        aggregates.submission_processed(session, submission)
         return Outcome.processed
+    # A failed edit leaves the submission it replaces as it was; the aggregates hook still
+    # runs for it, which keeps the rule in one place.
     submission.processing_status = ProcessingStatus.failed
     submission.failure_reason = result.failure_reason()
-    submission.processed_at = utcnow()
     log.info("submission %s failed: %s", submission_id, result.failure_reason())
-    # A failed edit still leaves the submission it replaces as it was; nothing to retract, but
-    # the hook keeps the rule in one place.
-    aggregates.submission_processed(session, submission)
     return Outcome.failed

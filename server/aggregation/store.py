@@ -119,22 +119,45 @@ def submission_processed(
 ) -> None:
     """The worker's hook, in the transaction that processed `submission`: set its planning
     cycle, then bring it and the submission it edits in line."""
+    submissions_processed(session, [submission], catalog_path)
+
+
+def submissions_processed(
+    session: Session, submissions: Sequence[Submission], catalog_path: Path | None = None
+) -> None:
+    """The same for a batch the worker processed in one transaction: one cycle query, one
+    contribution query per form version, one roll-up and one upsert for all of them."""
     session.flush()  # the flattened rows, which the contribution SQL reads
-    if submission.processing_status == ProcessingStatus.processed and submission.cycle is None:
-        submission.cycle = cycle_of(session, submission)
+    waiting = [
+        s for s in submissions if s.processing_status == ProcessingStatus.processed and not s.cycle
+    ]
+    if waiting:
+        for sub, cycle in zip(waiting, cycles_of(session, waiting), strict=True):
+            sub.cycle = cycle
         session.flush()
-    refresh(session, [submission.id, submission.supersedes_id], catalog_path)
+    ids = [s.id for s in submissions] + [s.supersedes_id for s in submissions]
+    refresh(session, ids, catalog_path)
 
 
 def cycle_of(session: Session, submission: Submission) -> str:
     """The cycle the submission names (every DMIP form asks for it), else the financial year
     of its `today` answer, else of the day it was received."""
-    data = session.scalar(
-        select(SubmissionRow.data).where(
-            SubmissionRow.submission_id == submission.id, SubmissionRow.repeat_path == ""
+    return cycles_of(session, [submission])[0]
+
+
+def cycles_of(session: Session, submissions: Sequence[Submission]) -> list[str]:
+    """`cycle_of` for each of `submissions`, in order, reading their top-level rows at once."""
+    rows = session.execute(
+        select(SubmissionRow.submission_id, SubmissionRow.data).where(
+            SubmissionRow.submission_id.in_([s.id for s in submissions]),
+            SubmissionRow.repeat_path == "",
         )
     )
-    values = _top_level(data or {})
+    data = {sid: d for sid, d in rows}
+    return [_cycle(_top_level(data.get(s.id) or {}), s.received_at) for s in submissions]
+
+
+def _cycle(values: Mapping[str, Any], received_at: dt.datetime) -> str:
     named = values.get("cycle")
     if isinstance(named, str) and is_cycle(named.strip()):
         return named.strip()
@@ -144,7 +167,7 @@ def cycle_of(session: Session, submission: Submission) -> str:
             return financial_year(dt.date.fromisoformat(today[:10]))
         except ValueError:
             pass
-    return financial_year(submission.received_at.date())
+    return financial_year(received_at.date())
 
 
 def _top_level(data: Mapping[str, Any]) -> dict[str, Any]:
