@@ -102,22 +102,55 @@ def test_an_idle_connection_killed_by_a_restart_is_replaced_unseen(settings) -> 
         admin.dispose()
 
 
-def test_wakeups_send_every_id_in_order_and_survive_a_failing_send() -> None:
-    sent: list[int] = []
+def test_wakeups_gather_ids_into_chunks_in_order_and_survive_a_failing_send() -> None:
+    sent: list[list[int]] = []
     lock = threading.Lock()
+    entered, release = threading.Event(), threading.Event()
 
-    def send(submission_id: int) -> bool:
-        if submission_id == 3:
+    def send(ids: list[int]) -> bool:
+        if ids == [1]:
+            entered.set()
+            release.wait(10)  # a slow broker: the ids added meanwhile gather
+        if 3 in ids:
             raise RuntimeError("broker gone")
         with lock:
-            sent.append(submission_id)
+            sent.append(ids)
         return True
 
-    wakeups = WakeUps(send)
-    for submission_id in range(1, 6):
+    wakeups = WakeUps(send, chunk=2)
+    wakeups.add(1)
+    assert entered.wait(10)
+    for submission_id in range(2, 7):
         wakeups.add(submission_id)
+    release.set()
     wakeups.flush()
-    for submission_id in range(6, 9):
-        wakeups.add(submission_id)
+    # [2, 3] was refused (the sweeper re-sends such rows); every other id went, in order,
+    # at most two to a task.
+    assert sent == [[1], [4, 5], [6]]
+    wakeups.add(7)
     wakeups.flush()
-    assert sent == [1, 2, 4, 5, 6, 7, 8]
+    assert sent[-1] == [7]
+
+
+def test_wakeups_linger_to_gather_ids_but_send_a_full_chunk_at_once() -> None:
+    sent: list[list[int]] = []
+    went = threading.Event()
+
+    def send(ids: list[int]) -> bool:
+        sent.append(ids)
+        went.set()
+        return True
+
+    gathering = WakeUps(send, chunk=50, linger=0.5)
+    for submission_id in (1, 2, 3):
+        gathering.add(submission_id)
+    gathering.flush()
+    assert sent == [[1, 2, 3]]
+
+    sent.clear()
+    went.clear()
+    full = WakeUps(send, chunk=2, linger=600)
+    full.add(4)
+    full.add(5)
+    assert went.wait(60), "a full chunk waited for the linger time"
+    assert sent == [[4, 5]]

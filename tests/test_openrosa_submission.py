@@ -246,7 +246,7 @@ def test_new_submission_wakes_the_worker(app, client, world, settings) -> None: 
         messages = [json.loads(m) for m in broker.lrange("celery", 0, -1)]
         row_id = world.scalar(select(Submission.id).where(Submission.instance_id == iid))
         assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
-            (PROCESS_SUBMISSION, f"[{row_id}]")
+            (PROCESS_SUBMISSION, f"[[{row_id}]]")
         ]
     finally:
         broker.delete("celery")

@@ -146,11 +146,11 @@ def test_a_batch_takes_its_own_submission_first_then_the_oldest_waiting(
             add_submission(
                 session, version, mini_xml(f"uuid:b{i}", "many" if i == 2 else "7"), f"uuid:b{i}"
             )
-            for i in range(6)
+            for i in range(7)
         ]
     _run(database, ids[0])  # already processed: not taken again
     with database.session() as session:
-        outcomes = process_batch(session, ids[4], 3)
+        outcomes = process_batch(session, [ids[4]], 3)
     assert outcomes == {
         ids[4]: Outcome.processed,
         ids[1]: Outcome.processed,
@@ -164,11 +164,16 @@ def test_a_batch_takes_its_own_submission_first_then_the_oldest_waiting(
         "received",
         "processed",
         "received",
+        "received",
     ]
     assert states[ids[0]].attempts == 1  # the first one was not processed twice
     assert _state(database, ids[1])[1] and not _state(database, ids[2])[1]
     # The others' own tasks find the work done.
     assert _run(database, ids[1]) is Outcome.skipped
+    # A task naming several takes them all first, whatever their age.
+    with database.session() as session:
+        assert set(process_batch(session, [ids[6], ids[5]], 2)) == {ids[6], ids[5]}
+    assert _state(database, ids[3])[0].processing_status is ProcessingStatus.received
 
 
 def test_a_batch_leaves_rows_someone_else_holds(settings: Settings) -> None:
@@ -185,7 +190,7 @@ def test_a_batch_leaves_rows_someone_else_holds(settings: Settings) -> None:
         with database.session() as holder:
             holder.execute(select(Submission).where(Submission.id.in_(ids[:2])).with_for_update())
             with database.session() as session:
-                outcomes = process_batch(session, ids[0], 10)
+                outcomes = process_batch(session, [ids[0]], 10)
             assert outcomes == {ids[2]: Outcome.processed}
         assert _run(database, ids[0]) is Outcome.processed
         assert _state(database, ids[1])[0].processing_status is ProcessingStatus.received

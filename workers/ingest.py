@@ -7,6 +7,7 @@ that goes away half-way leaves the submission `received`, to be retried or swept
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from enum import StrEnum
 
 from sqlalchemy import delete, select
@@ -49,23 +50,27 @@ def process_submission(session: Session, submission_id: int) -> Outcome:
     return outcome
 
 
-def process_batch(session: Session, submission_id: int, limit: int) -> dict[int, Outcome]:
-    """Process submission `submission_id` and up to `limit - 1` other waiting submissions that
-    no one else holds, oldest first, in one transaction; the caller commits.
+def process_batch(
+    session: Session, submission_ids: Iterable[int], limit: int
+) -> dict[int, Outcome]:
+    """Process the waiting submissions among `submission_ids` and, up to `limit` in all,
+    other waiting submissions that no one else holds, oldest first, in one transaction; the
+    caller commits.
 
     Under load the queue holds a wake-up per submission, and what a submission costs is mostly
     the fixed part of bringing the aggregates in line (locks, the contribution query, the
     roll-up, the upsert, the stale mark) and of the commit: a worker that takes in hand what
     is waiting pays it once per batch. The other submissions' own tasks then find them
     processed and stop at the status check. Rows are claimed with SKIP LOCKED, so workers
-    never wait on each other's batches here; if `submission_id` itself is held by someone
-    else it is not in the batch, and the caller goes on with `process_submission`, which
-    waits for it (PostgreSQL only: SQLite has one writer and no SKIP LOCKED)."""
+    never wait on each other's batches here; an id of `submission_ids` held by someone else
+    is not in the batch, and the caller goes on with `process_submission`, which waits for
+    it (PostgreSQL only: SQLite has one writer and no SKIP LOCKED)."""
+    wanted = sorted({int(i) for i in submission_ids})
     query = (
         select(Submission)
         .where(Submission.processing_status == ProcessingStatus.received)
-        # Its own submission first, then the oldest waiting.
-        .order_by((Submission.id == submission_id).desc(), Submission.id)
+        # Its own submissions first, then the oldest waiting.
+        .order_by(Submission.id.in_(wanted).desc(), Submission.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

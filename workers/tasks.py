@@ -33,17 +33,24 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
     # the database is back.
     max_retries=12,
 )
-def process_submission(submission_id: int) -> str:
-    database, sid = runtime.database(), int(submission_id)
-    batch = runtime.settings().worker_batch
+def process_submission(submission_ids: int | list[int]) -> str:
+    """Process one submission, or the list the receiver's wake-up thread gathered."""
+    ids = [
+        int(i) for i in (submission_ids if isinstance(submission_ids, list) else [submission_ids])
+    ]
+    database, batch = runtime.database(), runtime.settings().worker_batch
+    outcomes: dict[int, ingest.Outcome] = {}
     if database.is_postgresql and batch > 1:
-        # Whatever else is waiting comes along (workers/ingest.py `process_batch`).
+        # These ids first, then whatever else is waiting (workers/ingest.py `process_batch`).
         with database.session() as session:
-            outcomes = ingest.process_batch(session, sid, batch)
-        if sid in outcomes:
-            return outcomes[sid].value
-    with database.session() as session:
-        return ingest.process_submission(session, sid).value
+            outcomes = ingest.process_batch(session, ids, max(batch, len(ids)))
+    for sid in ids:
+        if sid not in outcomes:  # held by someone else just now (or SQLite): wait for it
+            with database.session() as session:
+                outcomes[sid] = ingest.process_submission(session, sid)
+    if len(ids) == 1:
+        return outcomes[ids[0]].value
+    return ", ".join(f"{sid}: {outcomes[sid].value}" for sid in ids)
 
 
 def _send_process(submission_id: int) -> bool:

@@ -65,6 +65,10 @@ def wakeups() -> WakeUps:
 
         app_state = state()
         found = current_app.extensions.setdefault(
-            _WAKEUPS, WakeUps(lambda sid: app_state.tasks.send(PROCESS_SUBMISSION, sid))
+            _WAKEUPS,
+            WakeUps(
+                lambda ids: app_state.tasks.send(PROCESS_SUBMISSION, ids),
+                app_state.settings.worker_batch,
+            ),
         )
     return found
