@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from server import migrate
+from server.db import Database
 from server.settings import Settings
 
 ADMIN_PG_URL = os.environ.get(
@@ -87,6 +88,17 @@ def sqlite_settings(tmp_path: Path) -> Settings:
         forms_dir=Path(__file__).resolve().parent.parent / "forms",
         embedded=True,
     )
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The same test on PostgreSQL and on the embedded mode's SQLite (a module may define its
+    own `database` instead)."""
+    fixture = "settings" if request.param == "postgresql" else "sqlite_settings"
+    settings: Settings = request.getfixturevalue(fixture)
+    db = Database(settings.database_url)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select, update
 
 from server.db import Database, utcnow
@@ -18,15 +16,6 @@ from tests.test_worker_support import add_form, add_submission, mini_xml
 from workers.sweeper import sweep
 
 LONG_AGO = utcnow() - dt.timedelta(hours=1)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database(request: pytest.FixtureRequest) -> Iterator[Database]:
-    fixture = "settings" if request.param == "postgresql" else "sqlite_settings"
-    settings: Settings = request.getfixturevalue(fixture)
-    db = Database(settings.database_url)
-    yield db
-    db.dispose()
 
 
 def _add(db: Database, count: int, enqueued_at: dt.datetime | None = LONG_AGO) -> list[int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -17,15 +16,6 @@ from server.models.submissions import ProcessingStatus
 from server.settings import Settings
 from tests.test_worker_support import add_form, add_submission, mini_xml
 from workers.ingest import Outcome, process_batch, process_submission
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database(request: pytest.FixtureRequest) -> Iterator[Database]:
-    fixture = "settings" if request.param == "postgresql" else "sqlite_settings"
-    settings: Settings = request.getfixturevalue(fixture)
-    db = Database(settings.database_url)
-    yield db
-    db.dispose()
 
 
 def _run(db: Database, submission_id: int) -> Outcome:

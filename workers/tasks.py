@@ -9,6 +9,9 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from server.models import DocumentJob, ExportJob
+from server.services import jobs
+from server.services.exports import EXPORT_TASK
 from server.task_queue import EXPORT_DOCUMENT, PROCESS_SUBMISSION, REGENERATE_PLANS, SWEEP
 from workers import exports as _exports  # noqa: F401  (registers dmip.export)
 from workers import ingest, runtime, sweeper
@@ -66,8 +69,24 @@ def _send_process(submission_id: int) -> bool:
 
 @shared_task(name=SWEEP, ignore_result=True, autoretry_for=(), acks_late=False)
 def sweep() -> int:
+    """Re-send what the queue lost: submissions still waiting, and export and document jobs
+    queued or stalled (server/services/jobs.py)."""
     # Not acks_late: a sweep lost with its worker is simply done by the next beat.
-    return sweeper.sweep(runtime.database(), runtime.settings().sweep_grace, _send_process)
+    database, grace = runtime.database(), runtime.settings().sweep_grace
+    sent = sweeper.sweep(database, grace, _send_process)
+    return sent + jobs.recover(database, _JOB_KINDS, _send_job, grace)
+
+
+_JOB_KINDS = ((ExportJob, EXPORT_TASK), (DocumentJob, EXPORT_DOCUMENT))
+
+
+def _send_job(name: str, job_id: int) -> bool:
+    try:
+        current_app.send_task(name, args=[job_id], retry=False)
+    except Exception as exc:  # the broker is unreachable; the next sweep tries again
+        log.warning("could not send %s for job %s: %s", name, job_id, exc)
+        return False
+    return True
 
 
 @shared_task(name=REGENERATE_PLANS, ignore_result=True, acks_late=False)

@@ -172,3 +172,7 @@ class DocumentJob(Base):
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
+    # Moved when a worker claims the job and with each progress commit (at least every 30 s
+    # while it runs): a running job silent for long lost its worker (server/services/jobs.py).
+    updated_at: Mapped[dt.datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -22,6 +22,7 @@ from server.models import DmipPlan, DocumentJob, OrgUnit, PlanState
 from server.plans import content
 from server.plans.facts import district_facts
 from server.plans.regenerate import load, regenerate
+from server.services import jobs
 from workers.drafting import analyse
 from workers.drafting.document import Section
 from workers.drafting.synthesis import synthesis
@@ -103,24 +104,12 @@ def synthesis_document(
 
 def run_job(db: Database, job_id: int, out_dir: Path) -> DocumentJob | None:
     """Run one document job (the worker task): progress is committed as it goes, so a
-    browser polling the job sees it move; a failure is recorded with its reason."""
-    with db.session() as session:
-        job = session.get(DocumentJob, job_id)
-        if job is None or job.state in {"done", "running"}:
-            return job
-        job.state, job.progress = "running", 0.0
-    last = [0.0]
-
-    def progress(fraction: float) -> None:
-        # A short transaction of its own, at most every 5%: cheap and visible at once.
-        if fraction - last[0] < 0.05 and fraction < 1.0:
-            return
-        last[0] = fraction
-        with db.session() as s:
-            row = s.get(DocumentJob, job_id)
-            if row is not None:
-                row.progress = min(fraction, 0.99)
-
+    browser polling the job sees it move; a failure is recorded with its reason. A job
+    running elsewhere, done or failed is left alone (server/services/jobs.py)."""
+    if not jobs.claim(db, DocumentJob, job_id):
+        with db.session() as session:
+            return session.get(DocumentJob, job_id)
+    progress = jobs.Progress(db, DocumentJob, job_id, step=0.05)
     try:
         with db.session() as session:
             job = session.get(DocumentJob, job_id)
@@ -138,19 +127,10 @@ def run_job(db: Database, job_id: int, out_dir: Path) -> DocumentJob | None:
         tmp = path.with_suffix(".part")
         tmp.write_bytes(data)
         tmp.replace(path)
-        with db.session() as session:
-            job = session.get(DocumentJob, job_id)
-            assert job is not None
-            job.state, job.progress, job.file_path = "done", 1.0, str(path)
-            job.finished_at = utcnow()
-            return job
+        return jobs.finish(db, DocumentJob, job_id, str(path))  # type: ignore[return-value]
     except Exception as exc:
         log.exception("document job %s failed", job_id)
-        with db.session() as session:
-            job = session.get(DocumentJob, job_id)
-            if job is not None:
-                job.state, job.error, job.finished_at = "failed", str(exc), utcnow()
-            return job
+        return jobs.fail(db, DocumentJob, job_id, str(exc))  # type: ignore[return-value]
 
 
 def plan_for(session: Session, district_code: str, cycle: str | None) -> DmipPlan:

@@ -42,7 +42,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.db import Database, utcnow
+from server.db import Database
 from server.models import (
     Attachment,
     ExportJob,
@@ -54,6 +54,7 @@ from server.models import (
     User,
 )
 from server.models.submissions import ReviewState
+from server.services import jobs
 from server.services.blobs import BlobStore
 from server.services.submission_filters import SubmissionFilter
 
@@ -538,25 +539,13 @@ def _timestamp(value: dt.datetime) -> str:
 
 def run_job(db: Database, job_id: int, out_dir: Path, blobs: BlobStore) -> ExportJob | None:
     """Build the file of one export job, committing progress as it goes so a browser polling
-    the job sees it move; a failure is recorded with its reason. A job already done or
-    running is left alone (a second delivery of the task does nothing)."""
-    with db.session() as session:
-        job = session.get(ExportJob, job_id, with_for_update=True)
-        if job is None or job.state in {"done", "running"}:
-            return job
-        job.state, job.progress, job.error = "running", 0.0, None
-    last = [0.0]
-
-    def progress(fraction: float) -> None:
-        # A short transaction of its own, at most every 2%: cheap and visible at once.
-        if fraction - last[0] < 0.02 and fraction < 1.0:
-            return
-        last[0] = fraction
-        with db.session() as s:
-            row = s.get(ExportJob, job_id)
-            if row is not None:
-                row.progress = min(fraction, 0.99)
-
+    the job sees it move; a failure is recorded with its reason. A job running elsewhere,
+    done or failed is left alone: a second delivery of the task does nothing
+    (server/services/jobs.py)."""
+    if not jobs.claim(db, ExportJob, job_id):
+        with db.session() as session:
+            return session.get(ExportJob, job_id)
+    progress = jobs.Progress(db, ExportJob, job_id, step=0.02)
     try:
         with db.session() as session:
             job = session.get(ExportJob, job_id)
@@ -575,16 +564,7 @@ def run_job(db: Database, job_id: int, out_dir: Path, blobs: BlobStore) -> Expor
                 blobs=blobs,
                 progress=progress,
             )
-        with db.session() as session:
-            job = session.get(ExportJob, job_id)
-            assert job is not None
-            job.state, job.progress, job.file_path = "done", 1.0, str(path)
-            job.finished_at = utcnow()
-            return job
+        return jobs.finish(db, ExportJob, job_id, str(path))  # type: ignore[return-value]
     except Exception as exc:
         log.exception("export job %s failed", job_id)
-        with db.session() as session:
-            job = session.get(ExportJob, job_id)
-            if job is not None:
-                job.state, job.error, job.finished_at = "failed", str(exc), utcnow()
-            return job
+        return jobs.fail(db, ExportJob, job_id, str(exc))  # type: ignore[return-value]
