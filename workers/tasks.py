@@ -9,6 +9,7 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from server.aggregation import catalog_state
 from server.models import DocumentJob, ExportJob
 from server.services import jobs
 from server.services.exports import EXPORT_TASK
@@ -70,11 +71,16 @@ def _send_process(submission_id: int) -> bool:
 @shared_task(name=SWEEP, ignore_result=True, autoretry_for=(), acks_late=False)
 def sweep() -> int:
     """Re-send what the queue lost: submissions still waiting, and export and document jobs
-    queued or stalled (server/services/jobs.py)."""
+    queued or stalled (server/services/jobs.py); rebuild the aggregates if the catalog
+    changed (server/aggregation/catalog_state.py)."""
     # Not acks_late: a sweep lost with its worker is simply done by the next beat.
     database, grace = runtime.database(), runtime.settings().sweep_grace
     sent = sweeper.sweep(database, grace, _send_process)
-    return sent + jobs.recover(database, _JOB_KINDS, _send_job, grace)
+    sent += jobs.recover(database, _JOB_KINDS, _send_job, grace)
+    # After a change of the indicator catalog or of a published form (rare; the rebuild
+    # holds the aggregates for its duration, under a minute for a million submissions).
+    catalog_state.rebuild_if_due(database)
+    return sent
 
 
 _JOB_KINDS = ((ExportJob, EXPORT_TASK), (DocumentJob, EXPORT_DOCUMENT))

@@ -24,12 +24,13 @@ from pathlib import Path
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from server.aggregation import catalog_source
+from server.aggregation import catalog_source, catalog_state
 from server.aggregation.fast_rebuild import grouped_pg
 from server.aggregation.queries import ContributionQuery, eligible_sql, indicator_literal
 from server.aggregation.store import Key, ancestors, eligible_condition, unpivot
 from server.db import Database, utcnow
 from server.models import Aggregate, Form, FormVersion, Submission
+from server.plans import staleness
 from workers.aggregate.partials import Partial
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ def rebuild_in(
     report.aggregates = len(totals)
     report.recounted = _recount(session, cycle)
     report.submissions = _counted(session, cycle)
+    if cycle is None:
+        catalog_state.record_build(session, loaded.fingerprint)
+    # Every district's draft is redrawn from the new sums (debounced, in the worker).
+    staleness.mark_stale(session, {(unit, cyc) for _, unit, cyc in totals})
     return report
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from server.aggregation import catalog_source
+from server.aggregation import catalog_source, catalog_state
 from server.aggregation.catalog_source import LoadedCatalog
 from server.db import utcnow
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission, SubmissionRow
@@ -99,6 +99,9 @@ def refresh(
     if not changed:
         return 0
     loaded = catalog_source.load(session, catalog_path)
+    # A catalog other than the one the sums were built with: add and retract as usual (the
+    # rebuild this asks for recomputes everything, these changes included).
+    catalog_state.check(session, loaded.fingerprint)
     contributions = compute(session, loaded, [sub for sub, _ in changed])
     signs = {sub.id: (1 if should else -1) for sub, should in changed}
     deltas = roll_up(

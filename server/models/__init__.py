@@ -1,6 +1,6 @@
 """SQLAlchemy models. Importing this package registers every table on Base.metadata."""
 
-from server.models.aggregates import Aggregate
+from server.models.aggregates import Aggregate, AggregationState
 from server.models.audit import AuditEvent
 from server.models.forms import Form, FormAssignment, FormVersion, MediaFile
 from server.models.org import OrgUnit
@@ -19,6 +19,7 @@ from server.models.web import ExportJob, LoginFailure
 
 __all__ = [
     "Aggregate",
+    "AggregationState",
     "Attachment",
     "AuditEvent",
     "DmipPlan",

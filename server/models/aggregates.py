@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, ExactInt, utcnow
@@ -28,3 +28,16 @@ class Aggregate(Base):
     num: Mapped[int] = mapped_column(ExactInt, default=0)
     den: Mapped[int] = mapped_column(ExactInt, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AggregationState(Base):
+    """One row: the catalog the aggregates were computed with (the fingerprint of the catalog
+    file and the published form versions, server/aggregation/catalog_source.py), and whether
+    a rebuild is due because that changed (server/aggregation/catalog_state.py)."""
+
+    __tablename__ = "aggregation_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    catalog_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    built_at: Mapped[dt.datetime | None] = mapped_column()
+    rebuild_requested_at: Mapped[dt.datetime | None] = mapped_column()

@@ -1,0 +1,91 @@
+"""Whether the aggregates were computed with the catalog now in force, and the rebuild that
+follows when they were not.
+
+A submission's contribution is computed with the catalog of the moment it is added. When the
+catalog changes (its file is edited, a form version is published) the stored sums still hold
+contributions computed the old way, new indicators have nothing for the old submissions, and
+a later retraction would subtract what the new catalog says rather than what was added: the
+incremental sums would no longer equal a rebuild. So `aggregation_state` keeps the fingerprint
+of the catalog the aggregates were built with (server/aggregation/catalog_source.py: the
+catalog file's bytes and the published versions). Each aggregate update compares it with the
+catalog it loaded and, when they differ, asks for a rebuild; the periodic sweep runs it
+(`rebuild_if_due`) and the rebuild records the new fingerprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from server.db import Database, utcnow
+from server.models import AggregationState
+
+log = logging.getLogger(__name__)
+
+ROW = 1
+
+
+def _row(session: Session) -> AggregationState:
+    row = session.get(AggregationState, ROW)
+    if row is None:  # the migration inserts it; a schema made another way may lack it
+        row = AggregationState(id=ROW)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def check(session: Session, fingerprint: str) -> bool:
+    """True if the aggregates were computed with the catalog of `fingerprint`; otherwise ask
+    for a rebuild (once) and return False. The first update of a new database records its
+    catalog."""
+    row = _row(session)
+    if row.catalog_fingerprint is None:
+        row.catalog_fingerprint = fingerprint
+        return True
+    if row.catalog_fingerprint == fingerprint:
+        return True
+    if row.rebuild_requested_at is None:
+        log.warning(
+            "the indicator catalog or a published form changed since the aggregates were "
+            "built; a rebuild is due"
+        )
+        row.rebuild_requested_at = utcnow()
+    return False
+
+
+def record_build(session: Session, fingerprint: str) -> None:
+    """A full rebuild with the catalog of `fingerprint` is in this transaction."""
+    row = _row(session)
+    row.catalog_fingerprint = fingerprint
+    row.built_at = utcnow()
+    row.rebuild_requested_at = None
+
+
+def rebuild_due(session: Session) -> bool:
+    row = session.get(AggregationState, ROW, populate_existing=True)
+    return row is not None and row.rebuild_requested_at is not None
+
+
+def rebuild_if_due(db: Database, catalog_path: Path | None = None) -> bool:
+    """Rebuild every aggregate if a catalog change asked for it; True if it did. Two sweeps
+    at once rebuild once: the second waits for the first's lock, then finds nothing due."""
+    from server.aggregation.rebuild import rebuild_in
+
+    with db.session() as session:
+        if not rebuild_due(session):
+            return False
+    with db.session() as session:
+        if db.is_postgresql:
+            session.execute(text("LOCK TABLE aggregates IN EXCLUSIVE MODE"))
+        if not rebuild_due(session):
+            return False
+        report = rebuild_in(session, None, catalog_path)
+        log.info(
+            "aggregates rebuilt after a catalog change: %d submissions, %d aggregates",
+            report.submissions,
+            report.aggregates,
+        )
+        return True
