@@ -68,6 +68,9 @@ class Settings:
     # At most this many waiting submissions processed by a worker in one transaction (the
     # aggregates are brought in line once per batch); 1 processes them one by one.
     worker_batch: int = 50
+    # Files of finished exports and DMIP documents are deleted this many days after they were
+    # made (the job then says so); asking again makes a fresh one.
+    job_file_retention_days: int = 7
     # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn; their
     # X-Forwarded-* headers are trusted for that many hops so URLs given to Collect are right.
     trusted_proxies: int = 0
@@ -137,6 +140,9 @@ class Settings:
             sweep_interval=_int(env, "DMIP_SWEEP_INTERVAL", cls.sweep_interval, minimum=1),
             sweep_grace=_int(env, "DMIP_SWEEP_GRACE", cls.sweep_grace),
             worker_batch=_int(env, "DMIP_WORKER_BATCH", cls.worker_batch, minimum=1),
+            job_file_retention_days=_int(
+                env, "DMIP_JOB_FILE_RETENTION_DAYS", cls.job_file_retention_days, minimum=1
+            ),
             trusted_proxies=_int(env, "DMIP_TRUSTED_PROXIES", 0),
             embedded=_bool(env, "DMIP_EMBEDDED", embedded_default),
         )

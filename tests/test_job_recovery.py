@@ -139,3 +139,27 @@ def test_an_export_job_runs_once_and_a_second_delivery_leaves_it(
     assert first.attempts == 1 and first.file_path and Path(first.file_path).exists()
     again = run_export(database, job_id, tmp_path, blobs)
     assert again is not None and again.state == "done" and again.attempts == 1
+
+
+def test_old_files_are_deleted_and_their_jobs_say_so(database: Database, tmp_path: Path) -> None:
+    now = utcnow()
+    files = {}
+    ids = {}
+    for name, state, age in (
+        ("old", "done", dt.timedelta(days=8)),
+        ("recent", "done", dt.timedelta(days=1)),
+        ("failed", "failed", dt.timedelta(days=30)),
+    ):
+        files[name] = tmp_path / f"{name}.docx"
+        files[name].write_bytes(b"document")
+        ids[name] = _document_job(
+            database, state=state, finished_at=now - age, file_path=str(files[name])
+        )
+    assert jobs.expire(database, [ExportJob, DocumentJob], dt.timedelta(days=7), now=now) == 1
+    old = _job(database, DocumentJob, ids["old"])
+    assert (old.state, old.file_path) == ("expired", None)
+    assert not files["old"].exists()
+    assert files["recent"].exists() and _job(database, DocumentJob, ids["recent"]).state == "done"
+    assert files["failed"].exists()
+    # Nothing is expired twice.
+    assert jobs.expire(database, [DocumentJob], dt.timedelta(days=7), now=now) == 0

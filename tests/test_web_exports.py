@@ -4,6 +4,7 @@ URL, the file downloaded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from server.db import utcnow
 from server.models import ExportJob
+from server.services import jobs
 from server.settings import Settings
 from server.web.testing import csrf_token
 from tests.test_exports import PHOTO, TOP_HEADER, World, build_world, read_csv
@@ -128,6 +131,26 @@ def test_a_queued_job_without_a_worker_says_so(app: Flask, world: World) -> None
     assert script.mimetype == "text/javascript" and "export-progress" in script.get_data(
         as_text=True
     )
+
+
+def test_an_export_past_its_retention_says_its_file_was_deleted(app: Flask, world: World) -> None:
+    client = client_for(app, "coordinator")
+    _, location = start(client, world.form_id, format="csv")  # small: built in the request
+    assert location is not None
+    assert get(client, location + "/download").status_code == 200
+    job_id = int(location.rstrip("/").rsplit("/", 1)[1])
+    with world.db.session() as s:
+        job = s.get(ExportJob, job_id)
+        assert job is not None and job.file_path
+        path = Path(job.file_path)
+    later = utcnow() + dt.timedelta(days=8)
+    assert jobs.expire(world.db, [ExportJob], dt.timedelta(days=7), now=later) == 1
+    assert not path.exists()
+    page = client.get(location).get_data(as_text=True)
+    assert "file was deleted 7 days after it was made" in page
+    assert "Refresh to see progress" not in page
+    assert client.get(location + "/status").get_json()["state"] == "expired"
+    assert get(client, location + "/download").status_code == 409
 
 
 @pytest.mark.integration

@@ -333,6 +333,22 @@ def test_a_failed_job_says_why(app: Flask, db: Session, world: World) -> None:
     assert status["download"] is None
 
 
+def test_an_expired_document_says_to_make_it_again(app: Flask, db: Session, world: World) -> None:
+    job = db.get(DocumentJob, world.ids["job"])
+    assert job is not None
+    job.state = "expired"
+    db.commit()
+    client = client_for(app, "coordinator")
+    status = client.get(f"/plans/documents/{job.id}/status").get_json()
+    assert status["message"] == (
+        "The DOCX document was deleted 7 days after it was made; make it again."
+    )
+    assert status["download"] is None
+    page = client.get(f"/plans/documents/{job.id}").get_data(True)
+    assert "http-equiv" not in page  # nothing more to wait for
+    assert client.get(f"/plans/documents/{job.id}/file").status_code == 404
+
+
 def test_plans_list_is_scoped_and_filtered_by_cycle(app: Flask, world: World) -> None:
     page = client_for(app, "coordinator").get("/plans").get_data(True)
     assert "Alpha" in page and "Bravo" not in page

@@ -3,6 +3,7 @@ by workers/ingest.py and workers/sweeper.py in one transaction each."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import current_app, shared_task
@@ -71,12 +72,14 @@ def _send_process(submission_id: int) -> bool:
 @shared_task(name=SWEEP, ignore_result=True, autoretry_for=(), acks_late=False)
 def sweep() -> int:
     """Re-send what the queue lost: submissions still waiting, and export and document jobs
-    queued or stalled (server/services/jobs.py); rebuild the aggregates if the catalog
-    changed (server/aggregation/catalog_state.py)."""
+    queued or stalled (server/services/jobs.py), whose old files it deletes; rebuild the
+    aggregates if the catalog changed (server/aggregation/catalog_state.py)."""
     # Not acks_late: a sweep lost with its worker is simply done by the next beat.
     database, grace = runtime.database(), runtime.settings().sweep_grace
     sent = sweeper.sweep(database, grace, _send_process)
     sent += jobs.recover(database, _JOB_KINDS, _send_job, grace)
+    retention = dt.timedelta(days=runtime.settings().job_file_retention_days)
+    jobs.expire(database, (model for model, _ in _JOB_KINDS), retention)
     # After a change of the indicator catalog or of a published form (rare; the rebuild
     # holds the aggregates for its duration, under a minute for a million submissions).
     catalog_state.rebuild_if_due(database)

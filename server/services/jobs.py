@@ -11,6 +11,10 @@ rather than retry a job that kills its worker for ever.
 
 A claim is one locked read-and-update, so two deliveries of the same task (the sweep's and the
 original, or a redelivery after a lost worker) never run one job twice at once.
+
+Files are not kept for ever: `expire`, also run by the sweep, deletes the file of a job
+finished longer ago than the retention period and marks the job `expired`, so the disk of a
+district office laptop does not fill with old exports.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import or_, select
@@ -175,3 +180,33 @@ def _unclaim(db: Database, model: type[Base], job_ids: list[int]) -> None:
             job = session.get(model, job_id)
             if job is not None and job.state == "queued":
                 job.updated_at = None
+
+
+def expire(
+    db: Database,
+    models: Iterable[type[Base]],
+    keep: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> int:
+    """Delete the files of jobs done before `now - keep` and mark them expired; returns how
+    many. The row goes first (committed), then the file: a crash in between leaves a stray
+    file, never a job pointing at nothing."""
+    cutoff = (now or utcnow()) - keep
+    expired = 0
+    for model in models:
+        c = model.__table__.c  # type: ignore[attr-defined]
+        with db.session() as session:
+            query = select(model).where(c.state == "done", c.finished_at < cutoff)
+            if db.is_postgresql:
+                query = query.with_for_update(skip_locked=True)
+            paths = []
+            for job in session.scalars(query):
+                if job.file_path:
+                    paths.append(Path(job.file_path))
+                job.state, job.file_path, job.updated_at = "expired", None, utcnow()
+                expired += 1
+        for path in paths:
+            path.unlink(missing_ok=True)
+    if expired:
+        log.info("deleted the files of %d old export and document jobs", expired)
+    return expired

@@ -37,7 +37,7 @@
       })
       .then(function (status) {
         show(status);
-        if (status.state !== "done" && status.state !== "failed") {
+        if (status.state !== "done" && status.state !== "failed" && status.state !== "expired") {
           window.setTimeout(poll, delay);
         }
       })

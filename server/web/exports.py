@@ -76,7 +76,12 @@ def start(form_id: int) -> Response:
 def job(job_id: int) -> str:
     found = job_or_404(job_id)
     form = db_session().get(Form, found.form_id)
-    return render_template("exports/job.html", job=found, form=form)
+    return render_template(
+        "exports/job.html",
+        job=found,
+        form=form,
+        retention_days=state().settings.job_file_retention_days,
+    )
 
 
 @bp.get("/<int:job_id>/status")

@@ -450,6 +450,9 @@ def _job_message(job: DocumentJob) -> str:
         return f"The {fmt} document could not be made: {job.error or 'no reason recorded'}."
     if job.state == "running":
         return f"Making the {fmt} document: {round(job.progress * 100)}% done."
+    if job.state == "expired":
+        days = state().settings.job_file_retention_days
+        return f"The {fmt} document was deleted {days} days after it was made; make it again."
     return f"The {fmt} document is waiting for a worker to start it."
 
 

@@ -9,7 +9,7 @@
   var state = document.getElementById("export-state");
   var download = document.getElementById("export-download");
   var refresh = document.getElementById("export-refresh");
-  var words = { queued: "Waiting for a worker to start it…", running: "Building the file…", done: "Ready." };
+  var words = { queued: "Waiting for a worker to start it…", running: "Building the file…", done: "Ready.", expired: "This export's file was deleted; ask for a new export." };
   var delay = 1000;
   function poll() {
     fetch(box.getAttribute("data-status-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -24,7 +24,10 @@
           if (refresh) { refresh.hidden = true; }
           return;
         }
-        if (job.state === "failed") { if (refresh) { refresh.hidden = true; } return; }
+        if (job.state === "failed" || job.state === "expired") {
+          if (refresh) { refresh.hidden = true; }
+          return;
+        }
         // Slower and slower, to at most every 5 s: cheap on slow mobile data.
         delay = Math.min(delay * 1.5, 5000);
         window.setTimeout(poll, delay);
