@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import threading
@@ -93,6 +94,16 @@ def test_only_new_rows_and_completion_need_processing(db, target) -> None:  # ty
     late = ingest_submission(db, blobs, incoming(form_id, version_id, xml, PARTS[1], True))
     assert [r.needs_processing for r in (first, again, last, late)] == [True, False, True, False]
     assert len({r.submission_id for r in (first, again, last, late)}) == 1
+
+
+def test_demo_data_is_marked_in_the_row_it_arrives_in(db, target) -> None:  # type: ignore[no-untyped-def]
+    form_id, version_id, blobs = target
+    plain, demo = instance(new_instance_id()), instance(new_instance_id())
+    ingest_submission(db, blobs, incoming(form_id, version_id, plain))
+    marked = dataclasses.replace(incoming(form_id, version_id, demo), demo=True)
+    ingest_submission(db, blobs, marked)
+    assert [r.demo for r in rows(db, read_meta(parse(plain)).instance_id)] == [False]
+    assert [r.demo for r in rows(db, read_meta(parse(demo)).instance_id)] == [True]
 
 
 def test_edit_supersedes_and_carries_attachments_forward(db, target) -> None:  # type: ignore[no-untyped-def]

@@ -1,8 +1,8 @@
 """Loading the demo data set through the path real submissions take.
 
 Each generated instance is parsed and read like a received one (server/xform), stored by
-`ingest_submission` (committed, deduplicated by instanceID) and then marked as demo data; only
-then is the worker woken, so the worker never sees a demo row that is not marked. The
+`ingest_submission` (committed, deduplicated by instanceID) marked as demo data in the same
+row, so no worker (which may take any waiting row into its batch) sees it unmarked. The
 generator's instanceIDs are deterministic, so a second load re-sends: nothing is duplicated.
 """
 
@@ -210,6 +210,7 @@ def _ingest_one(
         xml=instance.xml,
         device_id=DEMO_DEVICE,
         org_unit_id=org_ids.get(location[1]) if location else None,
+        demo=True,
     )
     try:
         result = ingest_submission(session, blobs, incoming)
@@ -235,7 +236,7 @@ def _mark_and_send(
     batch = list(batch)
     if not batch:
         return
-    # Resent rows are marked too: it mends a load that stopped between ingest and marking.
+    # Rows stored before demo rows were marked on arrival, resent now, are marked here.
     session.execute(
         update(Submission)
         .where(Submission.id.in_([sid for sid, _ in batch]), Submission.demo.is_(False))

@@ -56,6 +56,9 @@ class IncomingSubmission:
     # The credentials version the submitter was authenticated with, from a cached snapshot of
     # the user: the write then only happens while the user row is active and still has it.
     submitter_credentials_version: int | None = None
+    # Synthetic data (`dmip demo`), marked in the row it arrives in, so no worker ever sees it
+    # unmarked.
+    demo: bool = False
 
 
 class StaleSubmitter(Exception):
@@ -386,4 +389,5 @@ def _new_row(incoming: IncomingSubmission, xml_sha256: str, now: dt.datetime) ->
         "incomplete": incoming.incomplete,
         "current": True,
         "enqueued_at": now,
+        "demo": incoming.demo,
     }
