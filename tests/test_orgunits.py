@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server.aggregation import catalog_state
 from server.db import Database
 from server.models import AuditEvent, OrgUnit
 from server.models.org import OrgLevel
@@ -138,6 +139,8 @@ def test_moving_a_unit_rewrites_the_paths_beneath_it(session: Session) -> None:
             ("UG-101-S-P", "Its parish", "parish", "UG-101-S"),
         ),
     )
+    session.commit()
+    assert not catalog_state.rebuild_due(session)  # new units change no existing sums
     report = import_org_units(session, rows(("UG-101-S", "Moved", "subcounty", "UG-301")))
     assert report.changed == ["UG-101-S"]
     session.commit()
@@ -145,6 +148,8 @@ def test_moving_a_unit_rewrites_the_paths_beneath_it(session: Session) -> None:
     assert unit(session, "UG-101-S").path == "/UG/UG-N/UG-301/UG-101-S/"
     assert unit(session, "UG-101-S").name == "Moved"
     assert unit(session, "UG-101-S-P").path == "/UG/UG-N/UG-301/UG-101-S/UG-101-S-P/"
+    # Its sums sit under its old district until the next sweep rebuilds them.
+    assert catalog_state.rebuild_due(session)
 
 
 def test_level_of_a_unit_with_sub_units_cannot_change(session: Session) -> None:

@@ -9,7 +9,8 @@ incremental sums would no longer equal a rebuild. So `aggregation_state` keeps t
 of the catalog the aggregates were built with (server/aggregation/catalog_source.py: the
 catalog file's bytes and the published versions). Each aggregate update compares it with the
 catalog it loaded and, when they differ, asks for a rebuild; the periodic sweep runs it
-(`rebuild_if_due`) and the rebuild records the new fingerprint.
+(`rebuild_if_due`) and the rebuild records the new fingerprint. Moving an org unit under another
+parent asks for one too (`request_rebuild`): its sums sit under its old ancestors.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def check(session: Session, fingerprint: str) -> bool:
         )
         row.rebuild_requested_at = utcnow()
     return False
+
+
+def request_rebuild(session: Session, reason: str) -> None:
+    """Something the aggregates depend on, other than the catalog, changed (an org unit moved
+    to another parent: its sums belong under new ancestors): rebuild at the next sweep."""
+    row = _row(session)
+    if row.rebuild_requested_at is None:
+        log.warning("%s; an aggregates rebuild is due", reason)
+        row.rebuild_requested_at = utcnow()
 
 
 def record_build(session: Session, fingerprint: str) -> None:

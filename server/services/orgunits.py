@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.aggregation import catalog_state
 from server.models import AuditEvent, OrgUnit, User
 from server.models.org import LEVEL_ORDER, OrgLevel
 from server.settings import PROJECT_ROOT
@@ -315,6 +316,9 @@ def _move(session: Session, unit: OrgUnit, parent: OrgUnit | None, new_path: str
     unit.path = new_path
     for child in descendants:
         child.path = new_path + child.path[len(old_path) :]
+    # Its submissions' contributions sit under its old ancestors until the aggregates are
+    # rebuilt (at the next sweep).
+    catalog_state.request_rebuild(session, f"org unit {unit.code} moved to a new parent")
 
 
 def load_csv_file(
