@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from server.aggregation import reading
-from server.models import OrgUnit, Submission
+from server.aggregation import catalog_state, reading
+from server.models import AggregationState, OrgUnit, Submission
 from server.models.submissions import ProcessingStatus
 from server.quality import checks
 from server.quality.config import load_expectations
@@ -61,6 +61,21 @@ def test_coordinator_sees_their_district_only(demo: Demo) -> None:
     other = demo.client("other_coordinator").get("/").get_data(True)
     assert _weekly_total(other) == 0
     assert name not in other and not set(subcounties) & set(_cells(other))
+
+
+def test_a_due_rebuild_is_announced_until_it_has_run(demo: Demo) -> None:
+    client = demo.client("coordinator")
+    assert catalog_state.REBUILDING not in client.get("/").get_data(True)
+    with demo.db.session() as s:
+        catalog_state.request_rebuild(s, "a test moved a unit")
+    try:
+        assert catalog_state.REBUILDING in client.get("/").get_data(True)
+    finally:
+        with demo.db.session() as s:  # as the sweep's rebuild leaves it
+            state = s.get(AggregationState, catalog_state.ROW)
+            assert state is not None
+            state.rebuild_requested_at = None
+    assert catalog_state.REBUILDING not in client.get("/").get_data(True)
 
 
 def test_flag_counts_are_the_quality_reports(demo: Demo) -> None:

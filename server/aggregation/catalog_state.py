@@ -79,6 +79,12 @@ def rebuild_due(session: Session) -> bool:
     return row is not None and row.rebuild_requested_at is not None
 
 
+REBUILDING = (
+    "Indicator values are being recomputed after a change of the indicator catalog, a form or "
+    "the org units. For a minute or two some numbers may still be the old ones."
+)
+
+
 def rebuild_if_due(db: Database, catalog_path: Path | None = None) -> bool:
     """Rebuild every aggregate if a catalog change asked for it; True if it did. Two sweeps
     at once rebuild once: the second waits for the first's lock, then finds nothing due."""

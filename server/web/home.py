@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from server.aggregation import catalog_state
 from server.api.access import READERS, areas
 from server.app import db_session
 from server.db import utcnow
@@ -55,5 +56,6 @@ def index() -> str:
         flags=flags,
         flag_words=dashboard.FLAG_WORDS,
         configuration_problem=problem,
+        rebuilding=catalog_state.REBUILDING if catalog_state.rebuild_due(session) else None,
         submission_url=submission_url,
     )
