@@ -86,6 +86,34 @@ def test_database_away_is_503_with_retry_after(app, client, world) -> None:  # t
     assert response.headers["Retry-After"] == "5"
 
 
+def test_a_connection_killed_under_the_receiver_is_503_then_replaced(
+    app, client, world, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from server.db import Database
+
+    state = app.extensions["dmip"]
+    real = state.db
+    # One pooled connection, never pinged: the INSERT itself finds it dead.
+    state.db = Database(settings.database_url, idle_ping_after=3600.0, pool_size=1, max_overflow=0)
+    admin = make_engine(settings.database_url)
+    try:
+        assert post(client, instance(new_instance_id())).status_code == 201
+        with state.db.engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+        lost = new_instance_id()
+        response = post(client, instance(lost))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert post(client, instance(lost)).status_code == 201  # Collect's retry is stored
+        assert world.scalars(select(Submission).where(Submission.instance_id == lost)).all()
+    finally:
+        state.db.dispose()
+        state.db = real
+        admin.dispose()
+
+
 def test_an_idle_connection_killed_by_a_restart_is_replaced_unseen(settings) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(settings.database_url, idle_ping_after=0.0, pool_size=1)
     admin = make_engine(settings.database_url)
