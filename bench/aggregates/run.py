@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.aggregates import load
+from server import migrate
 from bench.aggregates.measure import ANCESTORS_SQL
 from bench.ingest.run import (
     ADMIN_PG_URL,
@@ -92,12 +93,14 @@ def ensure_loaded(plan: load.Plan, skip_load: bool, processes: int) -> tuple[str
             info = load.loaded_info(db_url(name))
             if info:
                 say(f"reusing {name} (--skip-load)")
+                migrate.upgrade(db_url(name))  # loaded under an older schema, perhaps
                 return name, info
         raise SystemExit(f"--skip-load: no loaded database for {plan.submissions} submissions")
     name = plan.database_name()
     info = load.loaded_info(db_url(name))
     if info:
         say(f"reusing {name}: {info['submissions']:,} submissions, {info['rows']:,} rows")
+        migrate.upgrade(url)  # loaded under an older schema, perhaps
         return name, info
     admin_exec(f'DROP DATABASE IF EXISTS "{name}"')
     admin_exec(f'CREATE DATABASE "{name}"')
