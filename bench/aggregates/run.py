@@ -41,7 +41,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.aggregates import load
-from server import migrate
 from bench.aggregates.measure import ANCESTORS_SQL
 from bench.ingest.run import (
     ADMIN_PG_URL,
@@ -52,6 +51,7 @@ from bench.ingest.run import (
     process,
     wait_http,
 )
+from server import migrate
 
 REDIS_URL = os.environ.get("DMIP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 CACHE = Path(os.environ.get("DMIP_BENCH_CACHE", "/var/tmp/dmip-bench-aggregates"))
@@ -100,7 +100,7 @@ def ensure_loaded(plan: load.Plan, skip_load: bool, processes: int) -> tuple[str
     info = load.loaded_info(db_url(name))
     if info:
         say(f"reusing {name}: {info['submissions']:,} submissions, {info['rows']:,} rows")
-        migrate.upgrade(url)  # loaded under an older schema, perhaps
+        migrate.upgrade(db_url(name))  # loaded under an older schema, perhaps
         return name, info
     admin_exec(f'DROP DATABASE IF EXISTS "{name}"')
     admin_exec(f'CREATE DATABASE "{name}"')
