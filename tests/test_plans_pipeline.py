@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from server.db import Database
 from server.models import DmipPlan, OrgUnit, PlanSection, Submission, User
@@ -127,4 +127,47 @@ def test_an_edit_survives_new_data_and_says_what_changed(settings: Settings) -> 
             kind != "same"
             for kind, _ in workflow.diff_lines(section.edit_base, section.generated_text)
         )
+    db.dispose()
+
+
+def test_new_data_while_a_draft_is_drawn_neither_waits_nor_is_lost(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker adding submissions marks the plan stale with an upsert on its row while another
+    worker draws the draft: the upsert must not wait for the drawing (seconds, for a big
+    district), and the plan must stay stale so the new data gets drawn too."""
+    from server.plans import regenerate, staleness
+
+    db = Database(settings.database_url)
+    load_demo_data(settings, 1, seed=7, cycle="2025/26")
+    from workers import ingest
+
+    with db.session() as s:
+        ids = list(s.scalars(select(Submission.id)))
+    for sid in ids:
+        with db.session() as s:
+            ingest.process_submission(s, sid)
+    with db.session() as s:
+        plan = s.scalars(select(DmipPlan)).one()
+        district_id, cycle = plan.district_id, plan.cycle
+    drawing = regenerate.district_facts
+
+    def facts_while_new_data_arrives(session, loaded, district, cycle_):  # type: ignore[no-untyped-def]
+        with db.session() as other:
+            # Fails at once instead of waiting if the drawing held the plan's row.
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            staleness.mark_stale(other, {(district_id, cycle)})
+        return drawing(session, loaded, district, cycle_)
+
+    monkeypatch.setattr(regenerate, "district_facts", facts_while_new_data_arrives)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    assert regenerate_due(db, debounce=0, now=later) == 1
+    with db.session() as s:
+        plan = s.scalars(select(DmipPlan)).one()
+        assert plan.generated_at is not None and plan.sections
+        assert plan.stale  # drawn from the data before the last change: due again
+    monkeypatch.setattr(regenerate, "district_facts", drawing)
+    assert regenerate_due(db, debounce=0, now=later + dt.timedelta(minutes=1)) == 1
+    with db.session() as s:
+        assert not s.scalars(select(DmipPlan)).one().stale
     db.dispose()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.quality import checks
 from server.quality.config import (
@@ -19,6 +21,7 @@ from server.quality.config import (
     parse_expectations,
 )
 from workers.aggregate.partials import SCALE
+from workers.aggregate.values import contribution_value
 
 UTC = dt.UTC
 UNITS = [
@@ -222,3 +225,39 @@ def test_expectation_problems_are_named(data: object, problem: str) -> None:
     with pytest.raises(ExpectationsError) as caught:
         parse_expectations(data)
     assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+_maybe_int = st.one_of(st.none(), st.integers(-3 * SCALE, 3_000 * SCALE))
+
+
+@given(
+    value=_maybe_int,
+    num=_maybe_int,
+    den=_maybe_int,
+    aggregation=st.sampled_from(["proportion", "ratio_of_sums", "mean", "sum", "count"]),
+    multiplier=st.sampled_from([1, 100, 1000]),
+    has_denominator=st.booleans(),
+    plausible_max=st.one_of(
+        st.none(), st.floats(0, 5_000, allow_nan=False), st.integers(0, 5_000).map(float)
+    ),
+)
+def test_the_integer_shortcut_flags_exactly_what_the_full_screen_flags(
+    value: int | None,
+    num: int | None,
+    den: int | None,
+    aggregation: str,
+    multiplier: int,
+    has_denominator: bool,
+    plausible_max: float | None,
+) -> None:
+    shape = checks.IndicatorShape("i", "f", aggregation, multiplier, has_denominator, plausible_max)
+    row = checks.Screened(1, 2, "2025/26", "i", value, num, den)
+    own = contribution_value(value, aggregation, multiplier, has_denominator=has_denominator)
+    expected = (
+        (num is not None and num < 0)
+        or (den is not None and den < 0)
+        or (aggregation == "proportion" and num is not None and den is not None and num > den)
+        or (plausible_max is not None and own is not None and own > Fraction(plausible_max))
+    )
+    assert checks.may_be_impossible(row, shape, checks.value_limit(shape)) == expected
+    assert bool(checks.impossible_flags([row], {"i": shape})) == expected

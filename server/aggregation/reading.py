@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from server.aggregation import catalog_source
 from server.aggregation.catalog_source import LoadedCatalog
+from server.aggregation.fast_rebuild import contribution_sql
 from server.aggregation.queries import eligible_sql
 from server.aggregation.store import partial_of
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
@@ -226,7 +227,10 @@ def scan_contributions(
         query = catalog_source.query_for(loaded, form_id, version_id, fields, dialect)
         if not query.indicators:
             continue
-        for row in session.execute(text(query.select(where)), params).mappings():
+        # On PostgreSQL the form of the query that reads each submission's JSON once
+        # (fast_rebuild.py): the same rows, several times faster over a district's thousands.
+        sql = contribution_sql(query, where) if dialect == "postgresql" else query.select(where)
+        for row in session.execute(text(sql), params).mappings():
             yield ContributionScan(
                 int(row["submission_id"]),
                 int(row["org_unit_id"]),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from server.aggregation import catalog_source
@@ -22,6 +23,7 @@ from server.plans import content, workflow
 from server.plans.facts import district_facts
 from server.plans.workflow import GeneratedSection
 from workers.drafting import draft_dmip
+from workers.drafting.document import Section
 from workers.drafting.library import Library, load_library
 
 log = logging.getLogger(__name__)
@@ -59,11 +61,32 @@ def regenerate(session: Session, plan: DmipPlan) -> list[str]:
     assert district is not None
     facts = district_facts(session, loaded, district, plan.cycle)
     sections, _ = draft_dmip(facts, library)
-    generated = [
+    return workflow.apply_generated(session, plan, _generated(sections))
+
+
+def _generated(sections: Sequence[Section]) -> list[GeneratedSection]:
+    return [
         GeneratedSection(s.key, s.title, content.section_json(s), content.narrative(s))
         for s in sections
     ]
-    return workflow.apply_generated(session, plan, generated)
+
+
+def _claim(session: Session, db: Database, plan_id: int) -> DmipPlan | None:
+    """The plan if it is still stale and no other worker is drawing it. On PostgreSQL an
+    advisory lock for the transaction keeps two workers off one plan without locking its
+    row (SQLite has one writer at a time anyway)."""
+    if db.is_postgresql and not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(CAST(:space AS integer), CAST(:plan AS integer))"),
+        {"space": _LOCK_SPACE, "plan": plan_id},
+    ):
+        return None
+    return session.scalars(
+        select(DmipPlan).where(DmipPlan.id == plan_id, DmipPlan.stale.is_(True))
+    ).one_or_none()
+
+
+# The first key of the advisory locks taken on plans (any constant unique to this use).
+_LOCK_SPACE = 0x444D4950  # "DMIP"
 
 
 def regenerate_due(
@@ -82,18 +105,31 @@ def regenerate_due(
         )
     for plan_id in due:
         with db.session() as session:
-            query = select(DmipPlan).where(DmipPlan.id == plan_id, DmipPlan.stale.is_(True))
-            if db.is_postgresql:
-                query = query.with_for_update(skip_locked=True)
-            plan = session.scalars(query).one_or_none()
+            plan = _claim(session, db, plan_id)
             if plan is None:
                 continue  # another worker has it, or it is fresh already
-            flagged = regenerate(session, plan)
+            seen = plan.data_changed_at
+            # The facts are read and the sections drafted without holding the plan's row: the
+            # workers adding submissions mark it stale with an upsert on that row, and must
+            # not wait seconds for a big district's draft. The row is locked only to apply.
+            loaded, library = load(session)
+            district = session.get(OrgUnit, plan.district_id)
+            assert district is not None
+            sections, _ = draft_dmip(district_facts(session, loaded, district, plan.cycle), library)
+            locked = session.scalars(
+                select(DmipPlan)
+                .where(DmipPlan.id == plan_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).one()
+            flagged = workflow.apply_generated(session, locked, _generated(sections))
+            if locked.data_changed_at != seen:  # new data came in meanwhile: draw again
+                locked.stale = True
             done += 1
             log.info(
                 "regenerated the draft DMIP of district #%s, %s%s",
-                plan.district_id,
-                plan.cycle,
+                locked.district_id,
+                locked.cycle,
                 f"; data changed under edited sections {', '.join(flagged)}" if flagged else "",
             )
     return done

@@ -17,6 +17,7 @@ Nothing here imports Flask, SQLAlchemy or Celery.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -315,9 +316,10 @@ class Screened:
 
 def impossible_flags(rows: Iterable[Screened], shapes: Mapping[str, IndicatorShape]) -> list[Flag]:
     flags = []
+    limits = {i: value_limit(shape) for i, shape in shapes.items()}
     for row in rows:
         shape = shapes.get(row.indicator_id)
-        if shape is None:
+        if shape is None or not may_be_impossible(row, shape, limits[row.indicator_id]):
             continue
         found: list[tuple[str, str, dict[str, Any]]] = []
         num = None if row.numerator is None else Fraction(row.numerator, SCALE)
@@ -365,6 +367,33 @@ def impossible_flags(rows: Iterable[Screened], shapes: Mapping[str, IndicatorSha
             for rule, message, details in found
         )
     return flags
+
+
+def value_limit(shape: IndicatorShape) -> int | None:
+    """The largest stored value (millionths) whose own value is within the plausible maximum:
+    `v > limit` exactly when the value is above it. None when there is no maximum."""
+    if shape.plausible_max is None:
+        return None
+    ratio = contribution_value(
+        SCALE, shape.aggregation, shape.multiplier, has_denominator=shape.has_denominator
+    )
+    assert ratio is not None
+    # own value = v / SCALE * ratio; own > max  <=>  v > max * SCALE / ratio (ratio > 0).
+    return math.floor(Fraction(shape.plausible_max) * SCALE / ratio) if ratio > 0 else None
+
+
+def may_be_impossible(row: Screened, shape: IndicatorShape, limit: int | None) -> bool:
+    """A cheap integer test on the stored millionths, true for every row the full screen
+    flags (tests/test_quality_checks.py checks the equivalence): a district's screen reads
+    tens of thousands of rows, almost all of them plausible."""
+    num, den, value = row.numerator, row.denominator, row.value
+    if (num is not None and num < 0) or (den is not None and den < 0):
+        return True
+    if shape.aggregation == "proportion" and num is not None and den is not None and num > den:
+        return True
+    if shape.plausible_max is None or value is None:
+        return False
+    return limit is None or value > limit
 
 
 def _num(value: Fraction | None) -> float | None:
