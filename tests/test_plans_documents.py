@@ -17,8 +17,7 @@ from sqlalchemy import select
 from server import migrate
 from server.cli import main
 from server.db import Database
-from server.models import DmipPlan, DocumentJob, OrgUnit, PlanSection, Submission, User
-from server.models.submissions import ProcessingStatus
+from server.models import DmipPlan, DocumentJob, OrgUnit, PlanSection, User
 from server.plans import workflow
 from server.plans.documents import run_job
 from server.plans.regenerate import regenerate_due
@@ -58,17 +57,7 @@ def drafted_template(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
     load_demo_data(settings, 2, seed=1, cycle="2025/26")
     db = Database(url)
-    with db.session() as s:
-        ids = list(
-            s.scalars(
-                select(Submission.id).where(
-                    Submission.processing_status == ProcessingStatus.received
-                )
-            )
-        )
-    for sid in ids:
-        with db.session() as s:
-            ingest.process_submission(s, sid)
+    ingest.process_waiting(db)
     regenerate_due(db, debounce=0)
     db.dispose()
     return settings

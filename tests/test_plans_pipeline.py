@@ -19,6 +19,7 @@ from server.services.bootstrap import load_demo_data
 from server.settings import Settings
 from tests.fixtures.openrosa import add_user
 from tests.test_worker_integration import wait_for, worker
+from workers import ingest
 
 pytestmark = pytest.mark.integration
 
@@ -84,22 +85,7 @@ def test_demo_data_becomes_a_draft_dmip(settings: Settings, tmp_path: Path) -> N
 def test_an_edit_survives_new_data_and_says_what_changed(settings: Settings) -> None:
     db = Database(settings.database_url)
     load_demo_data(settings, 1, seed=5, cycle="2025/26")
-    from workers import ingest
-
-    def process_all() -> None:
-        with db.session() as s:
-            ids = list(
-                s.scalars(
-                    select(Submission.id).where(
-                        Submission.processing_status == ProcessingStatus.received
-                    )
-                )
-            )
-        for sid in ids:
-            with db.session() as s:
-                ingest.process_submission(s, sid)
-
-    process_all()
+    ingest.process_waiting(db)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
     assert regenerate_due(db, debounce=30) == 0  # the data has only just changed
     assert regenerate_due(db, debounce=30, now=later) == 1
@@ -116,7 +102,7 @@ def test_an_edit_survives_new_data_and_says_what_changed(settings: Settings) -> 
         before = section.generated_text
     # A second data set for the same district and cycle changes its numbers.
     load_demo_data(settings, 1, seed=6, cycle="2025/26")
-    process_all()
+    ingest.process_waiting(db)
     assert regenerate_due(db, debounce=30, now=later + dt.timedelta(minutes=5)) == 1
     with db.session() as s:
         section = s.scalars(select(PlanSection).where(PlanSection.key == "profile")).one()
@@ -140,13 +126,7 @@ def test_new_data_while_a_draft_is_drawn_neither_waits_nor_is_lost(
 
     db = Database(settings.database_url)
     load_demo_data(settings, 1, seed=7, cycle="2025/26")
-    from workers import ingest
-
-    with db.session() as s:
-        ids = list(s.scalars(select(Submission.id)))
-    for sid in ids:
-        with db.session() as s:
-            ingest.process_submission(s, sid)
+    ingest.process_waiting(db)
     with db.session() as s:
         plan = s.scalars(select(DmipPlan)).one()
         district_id, cycle = plan.district_id, plan.cycle

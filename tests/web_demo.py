@@ -19,9 +19,8 @@ from sqlalchemy import select
 
 from server.app import create_app
 from server.db import Database
-from server.models import OrgUnit, Submission
+from server.models import OrgUnit
 from server.models.org import OrgLevel
-from server.models.submissions import ProcessingStatus
 from server.plans.regenerate import regenerate_due
 from server.services.bootstrap import load_demo_data
 from server.services.users import create_user
@@ -53,17 +52,7 @@ class Demo:
 
 def process_and_draft(db: Database) -> None:
     """What the worker does with received submissions: process each, then draft the plans."""
-    with db.session() as s:
-        ids = list(
-            s.scalars(
-                select(Submission.id).where(
-                    Submission.processing_status == ProcessingStatus.received
-                )
-            )
-        )
-    for sid in ids:
-        with db.session() as s:
-            ingest.process_submission(s, sid)
+    ingest.process_waiting(db)
     regenerate_due(db, debounce=0)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.aggregation import store as aggregates
-from server.db import utcnow
+from server.db import Database, utcnow
 from server.models import Form, FormVersion, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
 from workers.processing import FormSpec, Problem, Result, process
@@ -48,6 +48,24 @@ def process_submission(session: Session, submission_id: int) -> Outcome:
     outcome = _process(session, submission)
     aggregates.submission_processed(session, submission)
     return outcome
+
+
+def process_waiting(db: Database) -> int:
+    """Process every submission still waiting, each in its own transaction, as the worker
+    would: for loading data without a worker running (benchmarks, test fixtures). Returns how
+    many were waiting."""
+    with db.session() as session:
+        ids = list(
+            session.scalars(
+                select(Submission.id)
+                .where(Submission.processing_status == ProcessingStatus.received)
+                .order_by(Submission.id)
+            )
+        )
+    for submission_id in ids:
+        with db.session() as session:
+            process_submission(session, submission_id)
+    return len(ids)
 
 
 def process_batch(

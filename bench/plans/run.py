@@ -51,8 +51,7 @@ def main() -> None:
 
     from server import migrate
     from server.db import Database
-    from server.models import DmipPlan, OrgUnit, Submission
-    from server.models.submissions import ProcessingStatus
+    from server.models import DmipPlan, OrgUnit
     from server.plans import documents
     from server.plans.facts import district_facts
     from server.plans.regenerate import load, regenerate
@@ -81,19 +80,9 @@ def main() -> None:
         report = load_demo_data(settings, args.districts, seed=7, cycle="2025/26")
         assert report is not None
         db = Database(url)
-        with db.session() as s:
-            ids = list(
-                s.scalars(
-                    select(Submission.id).where(
-                        Submission.processing_status == ProcessingStatus.received
-                    )
-                )
-            )
-        for sid in ids:
-            with db.session() as s:
-                ingest.process_submission(s, sid)
+        count = ingest.process_waiting(db)
         print(
-            f"loaded and processed {len(ids)} submissions for {args.districts} districts "
+            f"loaded and processed {count} submissions for {args.districts} districts "
             f"in {time.perf_counter() - started:.0f} s"
         )
 

@@ -21,7 +21,7 @@ from server.aggregation.catalog_source import LoadedCatalog
 from server.catalog import Indicator
 from server.models import Aggregate, Form, OrgUnit, Submission, SubmissionRow
 from server.models.org import OrgLevel
-from server.quality.config import Expectations, expectations_path, load_expectations
+from server.quality.config import load_expectations
 from server.quality.report import quality_report
 from workers.aggregate.partials import SCALE, Partial
 from workers.aggregate.values import indicator_value
@@ -316,29 +316,13 @@ def _milestones(rows: list[tuple[str, dict[str, Any]]] | None) -> tuple[Mileston
     )
 
 
-_expectation_cache: dict[tuple[str, int, int], Expectations] = {}
-
-
-def _expectations() -> Expectations:
-    """forms/expectations.yaml, parsed again only when the file changes."""
-    path = expectations_path()
-    if not path.exists():
-        return load_expectations(path)
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _expectation_cache:
-        _expectation_cache.clear()
-        _expectation_cache[key] = load_expectations(path)
-    return _expectation_cache[key]
-
-
 def _quality(
     session: Session, loaded: LoadedCatalog, district: OrgUnit, cycle: str
 ) -> tuple[tuple[Completeness, ...], tuple[DataQualityFlag, ...]]:
     """Completeness against forms/expectations.yaml and every data-quality flag of the
     district (server/quality), with org units named by code."""
     report = quality_report(
-        session, reading.unit_of(district), cycle, _expectations(), loaded=loaded
+        session, reading.unit_of(district), cycle, load_expectations(), loaded=loaded
     )
     codes = dict(
         session.execute(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from server import file_cache
 from server.aggregation import catalog_source
 from server.catalog import MANAGEMENT_FUNCTIONS
 from server.db import Database, utcnow
@@ -23,7 +23,6 @@ from server.plans import content, workflow
 from server.plans.facts import district_facts
 from server.plans.workflow import GeneratedSection
 from workers.drafting import draft_dmip
-from workers.drafting.document import Section
 from workers.drafting.library import Library, load_library
 
 log = logging.getLogger(__name__)
@@ -35,36 +34,31 @@ def library_path() -> Path:
     return catalog_source.catalog_path().parent / "interventions.yaml"
 
 
-_libraries: dict[tuple[str, int, int, str], Library] = {}
-
-
 def load(session: Session) -> tuple[catalog_source.LoadedCatalog, Library]:
     """The catalog and the intervention library, parsed once per process for as long as
     neither file (nor the published forms) changes."""
     loaded = catalog_source.load(session)
-    path = library_path()
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, loaded.fingerprint)
-    library = _libraries.get(key)
-    if library is None:
-        library = load_library(path, loaded.catalog.indicators.keys(), MANAGEMENT_FUNCTIONS)
-        _libraries.clear()
-        _libraries[key] = library
+    # The library is checked against the catalog, so it depends on the catalog's fingerprint.
+    library = file_cache.parsed(
+        library_path(),
+        lambda path: load_library(path, loaded.catalog.indicators.keys(), MANAGEMENT_FUNCTIONS),
+        loaded.fingerprint,
+    )
     return loaded, library
 
 
 def regenerate(session: Session, plan: DmipPlan) -> list[str]:
     """Redraw every section of `plan` from the current data, keeping coordinators' edits;
     returns the keys of edited sections whose data changed under the edit."""
+    return workflow.apply_generated(session, plan, _draw(session, plan))
+
+
+def _draw(session: Session, plan: DmipPlan) -> list[GeneratedSection]:
+    """Every section of `plan` drafted from the current data (reads only)."""
     loaded, library = load(session)
     district = session.get(OrgUnit, plan.district_id)
     assert district is not None
-    facts = district_facts(session, loaded, district, plan.cycle)
-    sections, _ = draft_dmip(facts, library)
-    return workflow.apply_generated(session, plan, _generated(sections))
-
-
-def _generated(sections: Sequence[Section]) -> list[GeneratedSection]:
+    sections, _ = draft_dmip(district_facts(session, loaded, district, plan.cycle), library)
     return [
         GeneratedSection(s.key, s.title, content.section_json(s), content.narrative(s))
         for s in sections
@@ -112,17 +106,14 @@ def regenerate_due(
             # The facts are read and the sections drafted without holding the plan's row: the
             # workers adding submissions mark it stale with an upsert on that row, and must
             # not wait seconds for a big district's draft. The row is locked only to apply.
-            loaded, library = load(session)
-            district = session.get(OrgUnit, plan.district_id)
-            assert district is not None
-            sections, _ = draft_dmip(district_facts(session, loaded, district, plan.cycle), library)
+            generated = _draw(session, plan)
             locked = session.scalars(
                 select(DmipPlan)
                 .where(DmipPlan.id == plan_id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             ).one()
-            flagged = workflow.apply_generated(session, locked, _generated(sections))
+            flagged = workflow.apply_generated(session, locked, generated)
             if locked.data_changed_at != seen:  # new data came in meanwhile: draw again
                 locked.stale = True
             done += 1

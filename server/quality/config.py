@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from server import file_cache
 from workers.aggregate.cycles import cycle_end, is_cycle
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "forms" / "expectations.yaml"
@@ -70,7 +71,12 @@ def expectations_path() -> Path:
 
 
 def load_expectations(path: Path | None = None) -> Expectations:
-    path = path or expectations_path()
+    """The expectations file (forms/expectations.yaml unless `path`), parsed again only when
+    it changes."""
+    return file_cache.parsed(path or expectations_path(), _read_expectations)
+
+
+def _read_expectations(path: Path) -> Expectations:
     if not path.exists():
         return Expectations()
     try:
