@@ -69,6 +69,7 @@ class Plan:
         digest = hashlib.sha256()
         for path in (
             "server/services/demo_data.py",
+            "server/services/demo_answers.py",
             "workers/processing/submission.py",
             "workers/processing/values.py",
         ):

@@ -143,15 +143,15 @@ def _insert_new_alone(
         # connection is procured, so end that transaction first.
         session.commit()
     row = _new_row(incoming, xml_sha256, utcnow())
-    if dialect == "postgresql":
-        return _insert_new_alone_pg(session, incoming, row)
-    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    statement = _checked_insert(dialect, tuple(row))
-    params = {
-        **row,
+    checks = {
         "check_user_id": incoming.submitter_id,
         "check_version": incoming.submitter_credentials_version,
     }
+    if dialect == "postgresql":
+        return _insert_new_alone_pg(session, row, checks)
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    statement = _checked_insert(dialect, tuple(row))
+    params = {**row, **checks}
     try:
         new_id = connection.execute(statement, params).scalar()
     finally:
@@ -161,7 +161,7 @@ def _insert_new_alone(
 
 
 def _insert_new_alone_pg(
-    session: Session, incoming: IncomingSubmission, row: dict[str, Any]
+    session: Session, row: dict[str, Any], checks: dict[str, Any]
 ) -> int | None:
     """The same statement through psycopg directly, prepared once per connection: the
     receiver's hottest path, where SQLAlchemy's execution and the session's bookkeeping cost
@@ -175,11 +175,7 @@ def _insert_new_alone_pg(
         "counted": False,
     }
     sql = _checked_insert_sql(tuple(values))
-    params = {
-        **values,
-        "check_user_id": incoming.submitter_id,
-        "check_version": incoming.submitter_credentials_version,
-    }
+    params = {**values, **checks}
     pooled = session.get_bind().raw_connection()
     try:
         driver = pooled.driver_connection
