@@ -24,8 +24,9 @@ from server.models.org import OrgLevel
 from server.models.submissions import ProcessingStatus, ReviewState
 from server.models.users import Role
 from server.services.blobs import BlobStore
-from server.services.exports import EXPORT_TASK, ExportError, build_export, cell, run_job
-from server.services.exports import Column as ExportColumn
+from server.services.export_layout import Column as ExportColumn
+from server.services.export_layout import ExportError, cell
+from server.services.exports import EXPORT_TASK, build_export, run_job
 from server.services.ingest import IncomingAttachment, IncomingSubmission, ingest_submission
 from server.services.submission_filters import SubmissionFilter
 from server.services.users import create_user

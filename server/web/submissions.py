@@ -34,7 +34,7 @@ from server.models.submissions import ProcessingStatus, ReviewState
 from server.models.users import Role
 from server.services import review
 from server.services.blobs import BlobStore
-from server.services.exports import Table, cell, tables_for
+from server.services.export_layout import Table, cell, tables_for
 from server.services.submission_filters import FilterError, SubmissionFilter
 from server.web.indicators import refuse
 from server.web.permissions import login_required, require_user, roles_required, scope
