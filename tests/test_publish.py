@@ -13,13 +13,8 @@ from server.db import Database
 from server.models import AuditEvent, Form, FormVersion
 from server.models.forms import VersionState
 from server.services.blobs import BlobStore
-from server.services.forms import (
-    Issue,
-    PublishError,
-    compile_xlsform,
-    parse_issue,
-    publish_xlsform,
-)
+from server.services.forms import PublishError, publish_xlsform
+from server.services.xlsform import Issue, compile_xlsform, parse_issue
 from server.settings import Settings
 from server.xform.schema import read_form
 from tests.fixtures.xlsforms.build import logo_form, simple_form, xlsform

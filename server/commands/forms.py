@@ -10,7 +10,8 @@ from server.cli_support import Context, pass_context
 from server.db import Database
 from server.services.blobs import BlobStore
 from server.services.bootstrap import publish_file, shipped_forms
-from server.services.forms import Issue, PublishError
+from server.services.forms import PublishError
+from server.services.xlsform import Issue
 
 STATUS_TEXT = {"created": "created", "new_version": "new version", "unchanged": "unchanged"}
 

@@ -14,12 +14,12 @@ from server.models.users import Role
 from server.services.blobs import BlobStore
 from server.services.forms import (
     FormStateError,
-    Issue,
     PublishError,
     close_form,
     open_version,
     publish_xlsform,
 )
+from server.services.xlsform import Issue
 from server.web.permissions import require_user, roles_required
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
