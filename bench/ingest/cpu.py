@@ -1,0 +1,104 @@
+"""Where the CPU goes at 8 clients: each process's CPU time per request, real or bare endpoint.
+
+    python bench/ingest/cpu.py [real|bare] [--runs 3] [--seconds 10] [--gunicorn-args "..."]
+
+Starts the same throwaway database, form and enumerator as bench/ingest/run.py, serves the real
+app (or the bare endpoint) with the production gunicorn settings, warms it with a 3 s wrk run,
+then for each run reads every process's CPU time from /proc before and after a wrk run at 8
+clients and prints the rate, p50, p99 and the cores and milliseconds per request used by
+gunicorn, PostgreSQL and Redis. `--gunicorn-args` goes to gunicorn as GUNICORN_CMD_ARGS (for
+example "--keep-alive 0", or "--workers 4 --threads 2").
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.ingest import run as bench
+
+HZ = os.sysconf("SC_CLK_TCK")
+APPS = {"real": "server.wsgi:app", "bare": "bench.ingest.bare_app:app"}
+
+
+def cpu_ticks() -> dict[str, tuple[str, int]]:
+    """pid -> (command line, user + system ticks) of every process."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        out[pid] = (cmd, int(fields[11]) + int(fields[12]))
+    return out
+
+
+def group(cmd: str) -> str | None:
+    for name in ("gunicorn", "postgres", "redis"):
+        if name in cmd:
+            return name
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("app", nargs="?", choices=sorted(APPS), default="real")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--gunicorn-args", default="")
+    args = parser.parse_args()
+    import redis
+
+    redis.Redis.from_url(bench.REDIS_URL).flushdb()
+    with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-cpu-") as tmp:
+        env = {
+            **os.environ,
+            "DMIP_DATABASE_URL": url,
+            "DMIP_BROKER_URL": bench.REDIS_URL,
+            "DMIP_DATA_DIR": str(Path(tmp) / "data"),
+            "DMIP_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+            "BENCH_TEMPLATE": bench.submission_template(),
+            "BENCH_AUTH": base64.b64encode(f"{bench.USERNAME}:{bench.PASSWORD}".encode()).decode(),
+        }
+        if args.gunicorn_args:
+            env["GUNICORN_CMD_ARGS"] = args.gunicorn_args
+        bench.prepare(env)
+        port = bench.free_port()
+        with bench.gunicorn(APPS[args.app], port, env, Path(tmp) / "server.log"):
+            bench.wait_http(port)
+            bench.run_wrk(port, 8, 3, env)  # warm every process's caches
+            for _ in range(args.runs):
+                before, start = cpu_ticks(), time.monotonic()
+                result = bench.run_wrk(port, 8, args.seconds, env)
+                after, elapsed = cpu_ticks(), time.monotonic() - start
+                used: collections.Counter[str] = collections.Counter()
+                for pid, (cmd, ticks) in after.items():
+                    name = group(cmd)
+                    if name:
+                        used[name] += ticks - before.get(pid, (cmd, 0))[1]
+                parts = ", ".join(
+                    f"{name} {ticks / HZ / elapsed:.2f} cores "
+                    f"({ticks / HZ / result['requests'] * 1000:.3f} ms/request)"
+                    for name, ticks in used.most_common()
+                )
+                print(
+                    f"{args.app}: {result['rate']:.0f}/s, p50 {result['p50_ms']:.1f} ms, "
+                    f"p99 {result['p99_ms']:.1f} ms; {parts}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
