@@ -13,7 +13,6 @@ example "--keep-alive 0", or "--workers 4 --threads 2").
 from __future__ import annotations
 
 import argparse
-import base64
 import collections
 import os
 import sys
@@ -63,15 +62,7 @@ def main() -> None:
 
     redis.Redis.from_url(bench.REDIS_URL).flushdb()
     with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-cpu-") as tmp:
-        env = {
-            **os.environ,
-            "DMIP_DATABASE_URL": url,
-            "DMIP_BROKER_URL": bench.REDIS_URL,
-            "DMIP_DATA_DIR": str(Path(tmp) / "data"),
-            "DMIP_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-            "BENCH_TEMPLATE": bench.submission_template(),
-            "BENCH_AUTH": base64.b64encode(f"{bench.USERNAME}:{bench.PASSWORD}".encode()).decode(),
-        }
+        env = bench.server_env(url, Path(tmp) / "data")
         if args.gunicorn_args:
             env["GUNICORN_CMD_ARGS"] = args.gunicorn_args
         bench.prepare(env)

@@ -35,13 +35,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-inproc-") as tmp:
-        env = {
-            "DMIP_DATABASE_URL": url,
-            "DMIP_BROKER_URL": bench.REDIS_URL,
-            "DMIP_DATA_DIR": str(Path(tmp) / "data"),
-            "DMIP_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-        }
-        bench.prepare({**os.environ, **env})
+        env = bench.server_env(url, Path(tmp) / "data")
+        bench.prepare(env)
         os.environ.update(env)
         from server.app import create_app
         from server.openrosa.deps import wakeups

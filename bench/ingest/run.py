@@ -110,6 +110,20 @@ def database() -> Iterator[str]:
         admin.dispose()
 
 
+def server_env(url: str, data_dir: Path) -> dict[str, str]:
+    """The environment of the servers and workers under test (this process's, plus theirs),
+    with what submit.lua reads: the submission template and the enumerator's credentials."""
+    return {
+        **os.environ,
+        "DMIP_DATABASE_URL": url,
+        "DMIP_BROKER_URL": REDIS_URL,
+        "DMIP_DATA_DIR": str(data_dir),
+        "DMIP_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "BENCH_TEMPLATE": submission_template(),
+        "BENCH_AUTH": base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode(),
+    }
+
+
 def prepare(env: dict[str, str]) -> None:
     """Schema, Uganda's hierarchy, the form and the enumerator, through the project's services."""
     code = f"""
@@ -296,15 +310,7 @@ def main() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
     results: dict = {"machine": machine(), "gunicorn_workers": GUNICORN_WORKERS or "default"}
     with database() as url, tempfile.TemporaryDirectory(prefix="dmip-bench-") as tmp:
-        env = {
-            **os.environ,
-            "DMIP_DATABASE_URL": url,
-            "DMIP_BROKER_URL": REDIS_URL,
-            "DMIP_DATA_DIR": str(Path(tmp) / "data"),
-            "DMIP_SECRET_KEY": "bench-secret-key-0123456789abcdef",
-            "BENCH_TEMPLATE": submission_template(),
-            "BENCH_AUTH": base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode(),
-        }
+        env = server_env(url, Path(tmp) / "data")
         prepare(env)
         logs = Path(tmp)
         real_port, bare_port = free_port(), free_port()
