@@ -17,8 +17,10 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from server.db import Database
-from server.models import Submission, SubmissionRow
+from server.models import ExportJob, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
+from server.services.exports import EXPORT_TASK
+from server.services.users import create_user
 from server.settings import Settings
 from server.task_queue import PROCESS_SUBMISSION, TaskSender
 from tests.test_worker_support import add_form, add_submission, mini_xml
@@ -235,7 +237,24 @@ def test_with_the_broker_down_the_sweeper_delivers_the_work_once_it_returns(
         for i in range(6):  # as the receiver does: commit, then try to send
             ids.append(add_submission(session, version, mini_xml(f"uuid:s{i}"), f"uuid:s{i}"))
             assert sender.send(PROCESS_SUBMISSION, ids[-1]) is False
+        # An export asked for meanwhile: its task could not be sent either.
+        user = create_user(session, "exporter", "a-long-password-1", "admin", "DMIP", [])
+        job = ExportJob(
+            form_id=version.form_id,
+            requested_by=user.id,
+            format="csv",
+            filters={"form_id": version.form_id},
+        )
+        session.add(job)
+        session.flush()
+        job_id = job.id
+        assert sender.send(EXPORT_TASK, job_id) is False
     assert set(_statuses(database, ids).values()) == {(ProcessingStatus.received, 0)}
+
+    def exported() -> bool:
+        with database.session() as session:
+            found = session.get(ExportJob, job_id)
+            return found is not None and found.state == "done"
 
     logs = [tmp_path / "redis.log", tmp_path / "worker.log"]
     with (
@@ -247,6 +266,7 @@ def test_with_the_broker_down_the_sweeper_delivers_the_work_once_it_returns(
         ),
     ):  # fmt: skip
         wait_for(_all_done(database, ids), "the sweeper to deliver 6 submissions", logs)
+        wait_for(exported, "the sweeper to re-send the export job", logs)
     # With no grace the sweeper may send a task twice before it runs; processing is idempotent.
     assert set(_statuses(database, ids).values()) == {(ProcessingStatus.processed, 1)}
 
