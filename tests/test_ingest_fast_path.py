@@ -160,7 +160,7 @@ def test_wakeups_gather_ids_into_chunks_in_order_and_survive_a_failing_send() ->
     assert sent[-1] == [7]
 
 
-def test_wakeups_linger_to_gather_ids_but_send_a_full_chunk_at_once() -> None:
+def test_wakeups_send_at_once_at_a_trickle_gather_under_load_and_never_hold_a_full_chunk() -> None:
     sent: list[list[int]] = []
     went = threading.Event()
 
@@ -169,16 +169,22 @@ def test_wakeups_linger_to_gather_ids_but_send_a_full_chunk_at_once() -> None:
         went.set()
         return True
 
-    gathering = WakeUps(send, chunk=50, linger=0.5)
-    for submission_id in (1, 2, 3):
-        gathering.add(submission_id)
-    gathering.flush()
-    assert sent == [[1, 2, 3]]
+    paced = WakeUps(send, chunk=50, interval=2.0)
+    paced.add(1)
+    assert went.wait(10), "the first id of a quiet queue waited"
+    # Within the interval after a publish, ids gather into the next one.
+    paced.add(2)
+    paced.add(3)
+    paced.flush()
+    assert sent == [[1], [2, 3]]
 
     sent.clear()
     went.clear()
-    full = WakeUps(send, chunk=2, linger=600)
+    full = WakeUps(send, chunk=2, interval=600)
     full.add(4)
+    assert went.wait(10)
+    went.clear()
     full.add(5)
-    assert went.wait(60), "a full chunk waited for the linger time"
-    assert sent == [[4, 5]]
+    full.add(6)
+    assert went.wait(60), "a full chunk waited for the pace"
+    assert sent == [[4], [5, 6]]

@@ -2,12 +2,14 @@
 
 Publishing a task is a round trip to the broker and a few hundred microseconds of kombu; done
 inline it held every 201 back by that much. The receiver now only hands the id to this queue
-and answers; one thread per web process publishes whatever has gathered while it was busy as
-one task per `chunk` ids (the worker processes a task's ids in one batch). It lingers
-`linger` seconds after the first id arrives, to gather the ids of the requests in flight: at a
-trickle that is one id per task, a few milliseconds later; under load, a publish per many
-submissions rather than per submission (each costs about half a millisecond of the web
-process's CPU in Celery and kombu).
+and answers; one thread per web process publishes what has gathered as one task per `chunk`
+ids (the worker processes a task's ids in one batch). The thread paces itself: at most one
+publish per `interval` seconds, unless a full chunk is waiting. At a trickle that means each id
+goes at once; under load, the ids of everything received during the interval go together,
+a publish per many submissions rather than per submission (each costs about half a
+millisecond of the web process's CPU in Celery and kombu). Only the first id of a quiet queue
+and a full chunk wake the thread: waking it for every id cost the request threads more than
+the publishes did.
 
 Nothing durable depends on it: the row is committed before the id gets here, and the sweeper
 re-sends the task of any row still `received` after its grace period. So an id lost with a
@@ -27,13 +29,14 @@ log = logging.getLogger(__name__)
 
 class WakeUps:
     def __init__(
-        self, send: Callable[[list[int]], bool], chunk: int = 50, linger: float = 0.02
+        self, send: Callable[[list[int]], bool], chunk: int = 50, interval: float = 0.1
     ) -> None:
         self._send = send
         self._chunk = max(1, chunk)
-        self._linger = linger
+        self._interval = interval
         self._pending: list[int] = []
         self._busy = False
+        self._next_send = 0.0
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -46,9 +49,10 @@ class WakeUps:
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="dmip-wakeups", daemon=True)
                 self._thread.start()
-            # All: `flush` may be waiting on the same condition, and must not take the
-            # sending thread's wake-up.
-            self._condition.notify_all()
+            if len(self._pending) == 1 or len(self._pending) == self._chunk:
+                # All: `flush` may be waiting on the same condition, and must not take the
+                # sending thread's wake-up.
+                self._condition.notify_all()
 
     def flush(self) -> None:
         """Return once every id added so far has been handed to the broker (or refused)."""
@@ -60,15 +64,15 @@ class WakeUps:
             with self._condition:
                 self._condition.wait_for(lambda: bool(self._pending))
                 self._busy = True
-                if self._linger:
-                    # Wait for more (or for a full chunk); `add` notifies on each id.
-                    deadline = time.monotonic() + self._linger
-                    while len(self._pending) < self._chunk:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            break
-                        self._condition.wait(left)
+                # Gather until the pace allows the next publish (or a chunk is full); `add`
+                # notifies when the chunk fills.
+                while len(self._pending) < self._chunk:
+                    left = self._next_send - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._condition.wait(left)
                 batch, self._pending = self._pending, []
+                self._next_send = time.monotonic() + self._interval
             for start in range(0, len(batch), self._chunk):
                 ids = batch[start : start + self._chunk]
                 try:
