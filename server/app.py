@@ -57,6 +57,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     return app
 
 
+def prepare_for_requests(app: Flask) -> None:
+    """Load now what a long-running web process would load at its first requests."""
+    app.extensions[EXTENSION].tasks.prepare()
+
+
 def _register_blueprints(app: Flask) -> None:
     from server.api.blueprint import bp as api_bp
     from server.health import bp as health_bp
@@ -86,3 +91,9 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = state().db.sessionmaker()
     return g.db_session
+
+
+def open_db_session() -> Session | None:
+    """The request's session if something already made one, else None (and none is made)."""
+    session: Session | None = g.get("db_session")
+    return session

@@ -6,6 +6,7 @@ production stack overrides them through environment variables (see docker-compos
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -81,9 +82,10 @@ class Settings:
     def attachments_dir(self) -> Path:
         return self.data_dir / "blobs"
 
-    @property
+    @functools.cached_property
     def uploads_dir(self) -> Path:
-        """Where request bodies are spooled: beside blobs, so that storing one is a rename."""
+        """Where request bodies are spooled: beside blobs, so that storing one is a rename.
+        (Cached: every submission asks.)"""
         return self.data_dir / "uploads"
 
     @property

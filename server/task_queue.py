@@ -83,6 +83,11 @@ class TaskSender:
             self._celery = app
         return self._celery
 
+    def prepare(self) -> None:
+        """Import the broker's transport (kombu's Redis transport imports the redis client,
+        about half a second) without connecting to it."""
+        self.celery.connection_for_write().get_transport_cls()
+
     def send(self, name: str, *args: Any) -> bool:
         try:
             self.celery.send_task(name, args=list(args), retry=False)

@@ -13,7 +13,6 @@ loaded on every request anyway, so that check costs nothing extra.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 import time
@@ -50,7 +49,7 @@ class CredentialCache:
 
     def key(self, username: str, password: str) -> str:
         message = username.encode("utf-8") + b"\0" + password.encode("utf-8")
-        return hmac.new(self._secret, b"basic:" + message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._secret, b"basic:" + message, "sha256").hex()
 
     def is_known_good(self, key: str, user_id: int, credentials_version: int) -> bool:
         if self._ttl <= 0:

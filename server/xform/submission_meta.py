@@ -35,13 +35,13 @@ class SubmissionMeta:
     instance_name: str | None
 
 
-def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
-
-
 def _child(element: etree._Element, name: str) -> etree._Element | None:
     for child in element:
-        if isinstance(child.tag, str) and _local(child) == name:
+        tag = child.tag
+        # "{namespace}name" or "name"; comments and processing instructions have no str tag.
+        # String slicing rather than etree.QName: this runs over every field of every
+        # submission the receiver takes.
+        if isinstance(tag, str) and tag.rpartition("}")[2] == name:
             return child
     return None
 
