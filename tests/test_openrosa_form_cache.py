@@ -20,25 +20,27 @@ def test_closing_a_version_is_seen_after_the_ttl(db) -> None:  # type: ignore[no
     _, version = publish(db, "school", "1")
     clock = Clock()
     cache = FormCache(ttl=5, clock=clock)
-    first = cache.get(db, "school", "1")
+    first = cache.get(lambda: db, "school", "1")
     assert first is not None and first.version_state is VersionState.open
     assert first.location_fields == {"district": "/data/district", "subcounty": "/data/subcounty"}
     version.state = VersionState.closed
     db.commit()
     clock.now = 4.9
-    assert cache.get(db, "school", "1") is first  # within the TTL the remembered answer holds
+    assert (
+        cache.get(lambda: db, "school", "1") is first
+    )  # within the TTL the remembered answer holds
     clock.now = 5.1
-    assert cache.get(db, "school", "1").version_state is VersionState.closed
+    assert cache.get(lambda: db, "school", "1").version_state is VersionState.closed
 
 
 def test_unknown_versions_are_not_remembered(db) -> None:  # type: ignore[no-untyped-def]
     cache = FormCache(ttl=5, clock=Clock())
-    assert cache.get(db, "school", "1") is None
+    assert cache.get(lambda: db, "school", "1") is None
     publish(db, "school", "1")
-    assert cache.get(db, "school", "1").version_id is not None  # published a moment ago
-    assert cache.get(db, "school", "2").version_id is None
+    assert cache.get(lambda: db, "school", "1").version_id is not None  # published a moment ago
+    assert cache.get(lambda: db, "school", "2").version_id is None
     publish(db, "school", "2")
-    assert cache.get(db, "school", "2").version_id is not None
+    assert cache.get(lambda: db, "school", "2").version_id is not None
 
 
 def test_receiver_refuses_a_closed_version_once_the_cache_forgets(app, client, db) -> None:  # type: ignore[no-untyped-def]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
 from server.auth.cache import TtlCache
+from server.group_commit import GroupCommit
 from server.openrosa.form_cache import FormCache
 from server.openrosa.wakeups import WakeUps
 from server.services.blobs import BlobStore
@@ -15,6 +17,7 @@ _BLOBS = "dmip.openrosa.blobs"
 _FORMS = "dmip.openrosa.form_cache"
 _PLACES = "dmip.openrosa.place_cache"
 _WAKEUPS = "dmip.openrosa.wakeups"
+_INSERTS = "dmip.openrosa.inserts"
 # Org units change a few times a year (a new sub-county); a unit re-parented is seen by every
 # web process within this many seconds.
 PLACE_TTL = 30.0
@@ -71,4 +74,21 @@ def wakeups() -> WakeUps:
                 app_state.settings.worker_batch,
             ),
         )
+    return found
+
+
+def new_row_inserts() -> GroupCommit[dict[str, Any], int | None] | None:
+    """New submission rows of this process's concurrent requests, one INSERT per group
+    (PostgreSQL; None on SQLite, where every writer waits for the one lock anyway)."""
+    found = current_app.extensions.get(_INSERTS, False)
+    if found is False:
+        from server.app import state
+        from server.services.ingest_insert import insert_new_rows
+
+        app_state = state()
+        found = None
+        if not app_state.settings.is_sqlite:
+            # The engine is looked up at each write: tests swap the app's database.
+            found = GroupCommit(lambda rows: insert_new_rows(app_state.db.engine, rows))
+        found = current_app.extensions.setdefault(_INSERTS, found)
     return found

@@ -65,14 +65,18 @@ class FormCache:
         self._entries: dict[tuple[str, str], tuple[float, FormTarget]] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, xml_form_id: str, version: str) -> FormTarget | None:
+    def get(
+        self, session: Callable[[], Session], xml_form_id: str, version: str
+    ) -> FormTarget | None:
+        """The form and version, remembered for the TTL; `session` makes the session a miss
+        queries with (a hit needs none)."""
         key = (xml_form_id, version)
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
             return entry[1]
-        target = load_target(session, xml_form_id, version)
+        target = load_target(session(), xml_form_id, version)
         if target is not None and target.version_id is not None:
             with self._lock:
                 if len(self._entries) > 10_000:  # bounded against floods of distinct names

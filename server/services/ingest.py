@@ -16,20 +16,21 @@ import datetime as dt
 import enum
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import psycopg
 from sqlalchemy import bindparam, exists, insert, select, true
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
+from server.group_commit import GroupCommit
 from server.models import Attachment, Submission, User
 from server.models.submissions import ProcessingStatus, ReviewState
 from server.problems import conflict, not_found
 from server.services.blobs import BlobStore
+from server.services.ingest_insert import insert_new_rows
 from server.xform.submission_meta import SubmissionMeta
 
 # Each retry follows a lost insert race; a third loss in a row means something else is wrong.
@@ -90,17 +91,33 @@ class _StoredBlob:
 
 
 def ingest_submission(
-    session: Session, blobs: BlobStore, incoming: IncomingSubmission
+    session: Session | Callable[[], Session],
+    blobs: BlobStore,
+    incoming: IncomingSubmission,
+    inserts: GroupCommit[dict[str, Any], int | None] | None = None,
 ) -> IngestResult:
-    """Store `incoming` and commit; raise a Problem (409/404) if it cannot be accepted."""
+    """Store `incoming` and commit; raise a Problem (409/404) if it cannot be accepted.
+
+    `session` may be a function that makes one: the common case, a new submission stored by
+    one INSERT, needs none when `inserts` is given. `inserts` (PostgreSQL only) gathers the new
+    rows of concurrent requests into one statement (server/group_commit.py); its rows are
+    built by `new_row_values` and written by server.services.ingest_insert.
+    """
     stored = [_store_blob(blobs, a) for a in incoming.attachments]
     xml_sha256 = hashlib.sha256(incoming.xml).hexdigest()
     if _single_statement(incoming, stored):
-        new_id = _insert_new_alone(session, incoming, xml_sha256)
+        if inserts is not None:
+            if isinstance(session, Session) and session.in_transaction():
+                # Its reads are done: its connection goes back to the pool for the INSERT's.
+                session.commit()
+            new_id = inserts.submit(new_row_values(incoming, xml_sha256))
+        else:
+            new_id = _insert_new_alone(_session(session), incoming, xml_sha256)
         if new_id is not None:
             return IngestResult(new_id, Outcome.created, needs_processing=True)
         # The instance exists, or the submitter's snapshot is stale: the transaction below
         # tells which and answers as before.
+    session = _session(session)
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
             _check_submitter(session, incoming)
@@ -117,6 +134,10 @@ def ingest_submission(
     raise AssertionError("unreachable")
 
 
+def _session(session: Session | Callable[[], Session]) -> Session:
+    return session if isinstance(session, Session) else session()
+
+
 def _single_statement(incoming: IncomingSubmission, stored: list[_StoredBlob]) -> bool:
     """Whether the submission can be stored by one INSERT in its own transaction: a new
     instance (not an edit) with no attachment rows, from a submitter the INSERT can check."""
@@ -128,83 +149,52 @@ def _single_statement(incoming: IncomingSubmission, stored: list[_StoredBlob]) -
     )
 
 
+def new_row_values(incoming: IncomingSubmission, xml_sha256: str) -> dict[str, Any]:
+    """Every column of the new row (those a default would fill included, so nothing computes
+    defaults) and the submitter check, for server.services.ingest_insert."""
+    return {
+        **_new_row(incoming, xml_sha256, utcnow()),
+        "processing_status": ProcessingStatus.received.value,
+        "attempts": 0,
+        "review_state": ReviewState.received.value,
+        "counted": False,
+        "check_user_id": incoming.submitter_id,
+        "check_version": incoming.submitter_credentials_version,
+    }
+
+
 def _insert_new_alone(
     session: Session, incoming: IncomingSubmission, xml_sha256: str
 ) -> int | None:
     """INSERT the row unless its instance exists or the submitter's credentials changed.
 
-    The one statement runs in autocommit: PostgreSQL commits it (durably, with the server's
-    synchronous_commit) before answering, which saves the BEGIN and COMMIT round trips of a
-    transaction. Returns the new id, or None when nothing was inserted.
+    The one statement runs in autocommit: the database commits it (durably) before answering,
+    which saves the BEGIN and COMMIT round trips of a transaction. Returns the new id, or None
+    when nothing was inserted.
     """
-    dialect = session.get_bind().dialect.name
     if session.in_transaction():
-        # Only reads happened so far (cache misses); the isolation level is chosen when a
-        # connection is procured, so end that transaction first.
+        # Only reads happened so far (cache misses): end that transaction, so its connection
+        # is free for the INSERT (whose isolation level is chosen when it is procured).
         session.commit()
+    if session.get_bind().dialect.name == "postgresql":
+        (outcome,) = insert_new_rows(session.get_bind(), [new_row_values(incoming, xml_sha256)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
     row = _new_row(incoming, xml_sha256, utcnow())
-    checks = {
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    statement = _checked_insert("sqlite", tuple(row))
+    params = {
+        **row,
         "check_user_id": incoming.submitter_id,
         "check_version": incoming.submitter_credentials_version,
     }
-    if dialect == "postgresql":
-        return _insert_new_alone_pg(session, row, checks)
-    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    statement = _checked_insert(dialect, tuple(row))
-    params = {**row, **checks}
     try:
         new_id = connection.execute(statement, params).scalar()
     finally:
         # Gives the connection back to the pool, which restores its isolation level.
         session.commit()
     return new_id
-
-
-def _insert_new_alone_pg(
-    session: Session, row: dict[str, Any], checks: dict[str, Any]
-) -> int | None:
-    """The same statement through psycopg directly, prepared once per connection: the
-    receiver's hottest path, where SQLAlchemy's execution and the session's bookkeeping cost
-    about as much CPU as PostgreSQL's insert and commit."""
-    # Every column a default would fill, given: no SQLAlchemy runs to compute defaults.
-    values = {
-        **row,
-        "processing_status": ProcessingStatus.received.value,
-        "attempts": 0,
-        "review_state": ReviewState.received.value,
-        "counted": False,
-    }
-    sql = _checked_insert_sql(tuple(values))
-    params = {**values, **checks}
-    pooled = session.get_bind().raw_connection()
-    try:
-        driver = pooled.driver_connection
-        driver.autocommit = True
-        try:
-            found = driver.execute(sql, params, prepare=True).fetchone()
-        finally:
-            if not driver.closed:
-                driver.autocommit = False
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        # The database went away under us: drop the connection (the pool makes a new one)
-        # and report it as SQLAlchemy would, so the receiver answers 503, not 500.
-        pooled.invalidate(exc)
-        wrapper = OperationalError if isinstance(exc, psycopg.OperationalError) else InterfaceError
-        raise wrapper(sql, params, exc) from exc
-    finally:
-        pooled.close()  # back to the pool
-    return None if found is None else int(found[0])
-
-
-@functools.cache
-def _checked_insert_sql(columns: tuple[str, ...]) -> str:
-    from sqlalchemy.dialects import postgresql
-
-    compiled = _checked_insert("postgresql", columns).compile(dialect=postgresql.dialect())
-    missing = set(compiled.params) - set(columns) - {"check_user_id", "check_version"}
-    if missing:  # a column default added to the model that this path does not fill
-        raise RuntimeError(f"the receiver's INSERT lacks values for {sorted(missing)}")
-    return str(compiled)
 
 
 @functools.cache

@@ -1,0 +1,115 @@
+"""The receiver's hottest statement on PostgreSQL: new submissions, one INSERT for one or many.
+
+Each row is inserted unless its instance already exists (ON CONFLICT DO NOTHING on the unique
+(form_id, instance_id)) and only while its submitter is active and still has the credentials
+version the receiver authenticated against (the snapshot it cached may be seconds old). The
+statement runs in autocommit, so PostgreSQL commits it durably before answering: no BEGIN and
+COMMIT round trips. It goes to psycopg directly as a prepared statement, built once per row
+count: SQLAlchemy's execution and session bookkeeping would cost about as much CPU as the
+insert itself. Many rows come from concurrent requests gathered by server/group_commit.py.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import psycopg
+from sqlalchemy import String
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from server.models import Submission, User
+
+# Parameters of each row besides its columns: who the submitter was authenticated as.
+CHECKS = ("check_user_id", "check_version")
+
+# An outcome per row: the new id, None when nothing was inserted (the instance exists, or the
+# submitter's snapshot is stale), or the error that row's request should raise.
+Outcome = int | None | BaseException
+
+
+def insert_new_rows(engine: Engine, rows: list[dict[str, Any]]) -> list[Outcome]:
+    """INSERT `rows` (column values plus CHECKS, the same keys in each) in one statement."""
+    columns = tuple(rows[0])
+    sql = _insert_sql(columns, len(rows))
+    params = {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()}
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        driver.autocommit = True
+        try:
+            returned = driver.execute(sql, params, prepare=True).fetchall()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # The database went away under us: drop the connection (the pool makes a new
+            # one) and report it as SQLAlchemy would, so the receiver answers 503, not 500.
+            pooled.invalidate(exc)
+            raise _wrapped(sql, params, exc) from exc
+        except psycopg.Error as exc:
+            if len(rows) == 1:
+                raise _wrapped(sql, params, exc) from exc
+            # A value the database refuses fails only its own request: the rows go one by one.
+            outcomes: list[Outcome] = []
+            for row in rows:
+                try:
+                    outcomes.extend(insert_new_rows(engine, [row]))
+                except DBAPIError as error:
+                    outcomes.append(error)
+            return outcomes
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    finally:
+        pooled.close()  # back to the pool
+    return _match(rows, returned)
+
+
+def _match(rows: list[dict[str, Any]], returned: list[tuple[Any, ...]]) -> list[Outcome]:
+    """Each row's new id; of two rows with one instance (a resend racing its original in the
+    same statement) the first was inserted and the second was not."""
+    inserted = {(form_id, instance_id): new_id for new_id, form_id, instance_id in returned}
+    outcomes: list[Outcome] = []
+    for row in rows:
+        new_id = inserted.pop((row["form_id"], row["instance_id"]), None)
+        outcomes.append(None if new_id is None else int(new_id))
+    return outcomes
+
+
+def _wrapped(sql: str, params: dict[str, Any], exc: psycopg.Error) -> DBAPIError:
+    return DBAPIError.instance(sql, params, exc, psycopg.Error)
+
+
+@functools.cache
+def _insert_sql(columns: tuple[str, ...], count: int) -> str:
+    dialect = postgresql.dialect()
+    quote = dialect.identifier_preparer.quote
+    table = Submission.__table__
+    given = [name for name in columns if name not in CHECKS]
+    # Every column a Python-side default would fill must be given: nothing computes defaults.
+    missing = sorted(c.name for c in table.columns if c.default is not None and c.name not in given)
+    if missing or set(CHECKS) - set(columns):
+        raise RuntimeError(f"the receiver's INSERT lacks values for {missing or CHECKS}")
+
+    def sql_type(column: Any) -> str:
+        # Strings are cast without their length: a cast to VARCHAR(255) would cut a longer
+        # value silently, where the column itself refuses it.
+        return "VARCHAR" if isinstance(column.type, String) else column.type.compile(dialect)
+
+    types = [sql_type(table.c[name]) for name in given]
+    types += [sql_type(User.__table__.c.id), sql_type(User.__table__.c.credentials_version)]
+    names = [*given, *CHECKS]
+    casts = list(zip(names, types, strict=True))
+    values = ", ".join(
+        "(" + ", ".join(f"CAST(%({n}_{i})s AS {t})" for n, t in casts) + ")" for i in range(count)
+    )
+    listed = ", ".join(quote(name) for name in given)
+    return (
+        f"INSERT INTO {table.name} ({listed}) "
+        f"SELECT {', '.join(f'v.{quote(name)}' for name in given)} "
+        f"FROM (VALUES {values}) AS v({', '.join(quote(name) for name in names)}) "
+        f"WHERE EXISTS (SELECT 1 FROM users WHERE users.id = v.check_user_id "
+        f"AND users.active IS true AND users.credentials_version = v.check_version) "
+        f"ON CONFLICT (form_id, instance_id) DO NOTHING "
+        f"RETURNING id, form_id, instance_id"
+    )
