@@ -6,8 +6,9 @@ Starts the same throwaway database, form and enumerator as bench/ingest/run.py, 
 app (or the bare endpoint) with the production gunicorn settings, warms it with a 3 s wrk run,
 then for each run reads every process's CPU time from /proc before and after a wrk run at 8
 clients and prints the rate, p50, p99 and the cores and milliseconds per request used by
-gunicorn, PostgreSQL and Redis. `--gunicorn-args` goes to gunicorn as GUNICORN_CMD_ARGS (for
-example "--keep-alive 0", or "--workers 4 --threads 2").
+gunicorn, PostgreSQL, Redis and wrk, with the share spent in the kernel. `--gunicorn-args`
+goes to gunicorn as GUNICORN_CMD_ARGS (for example "--keep-alive 0", or "--workers 4 --threads
+2").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -28,8 +30,8 @@ HZ = os.sysconf("SC_CLK_TCK")
 APPS = {"real": "server.wsgi:app", "bare": "bench.ingest.bare_app:app"}
 
 
-def cpu_ticks() -> dict[str, tuple[str, int]]:
-    """pid -> (command line, user + system ticks) of every process."""
+def cpu_ticks() -> dict[str, tuple[str, int, int]]:
+    """pid -> (command line, user ticks, system ticks) of every process."""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -40,7 +42,7 @@ def cpu_ticks() -> dict[str, tuple[str, int]]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        out[pid] = (cmd, int(fields[11]) + int(fields[12]))
+        out[pid] = (cmd, int(fields[11]), int(fields[12]))
     return out
 
 
@@ -72,16 +74,27 @@ def main() -> None:
             bench.run_wrk(port, 8, 3, env)  # warm every process's caches
             for _ in range(args.runs):
                 before, start = cpu_ticks(), time.monotonic()
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
                 result = bench.run_wrk(port, 8, args.seconds, env)
                 after, elapsed = cpu_ticks(), time.monotonic() - start
+                # wrk has exited by now, so /proc no longer has it; its rusage came back to us
+                # (gunicorn, still running, is not in it).
+                done = resource.getrusage(resource.RUSAGE_CHILDREN)
                 used: collections.Counter[str] = collections.Counter()
-                for pid, (cmd, ticks) in after.items():
+                system: collections.Counter[str] = collections.Counter()
+                for pid, (cmd, user_ticks, system_ticks) in after.items():
                     name = group(cmd)
                     if name:
-                        used[name] += ticks - before.get(pid, (cmd, 0))[1]
+                        _, user_before, system_before = before.get(pid, (cmd, 0, 0))
+                        used[name] += user_ticks - user_before + system_ticks - system_before
+                        system[name] += system_ticks - system_before
+                wrk_seconds = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
+                used["wrk"] = round(wrk_seconds * HZ)
+                system["wrk"] = round((done.ru_stime - children.ru_stime) * HZ)
                 parts = ", ".join(
                     f"{name} {ticks / HZ / elapsed:.2f} cores "
-                    f"({ticks / HZ / result['requests'] * 1000:.3f} ms/request)"
+                    f"({ticks / HZ / result['requests'] * 1000:.3f} ms/request, "
+                    f"{system[name] / max(ticks, 1):.0%} in the kernel)"
                     for name, ticks in used.most_common()
                 )
                 print(
