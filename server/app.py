@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from flask import Flask, g
@@ -58,8 +59,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 
 def prepare_for_requests(app: Flask) -> None:
-    """Load now what a long-running web process would load at its first requests."""
+    """Ready a long-running web process for its requests, once its app is built.
+
+    Loads now what it would load at its first requests, then moves every object that exists
+    (modules, the models' metadata, the app: all kept for the process's life) out of the
+    garbage collector's sight. Without that, each full collection walked them all, about
+    100 ms during which the process answered nothing (measured in bench/ingest: the 8-client
+    p99 went from 15 ms to 80-250 ms in the runs a collection fell into); now it takes 2-6 ms.
+    """
     app.extensions[EXTENSION].tasks.prepare()
+    gc.collect()
+    gc.freeze()
 
 
 def _register_blueprints(app: Flask) -> None:

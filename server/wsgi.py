@@ -3,6 +3,5 @@
 from server.app import create_app, prepare_for_requests
 
 app = create_app()
-# Each gunicorn worker builds its app after the fork; what would otherwise happen on the first
-# request of every worker (and hold it back by half a second) happens here.
+# Each gunicorn worker builds its app after the fork (preload_app is off), so this runs in each.
 prepare_for_requests(app)

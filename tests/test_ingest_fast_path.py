@@ -188,3 +188,18 @@ def test_wakeups_send_at_once_at_a_trickle_gather_under_load_and_never_hold_a_fu
     full.add(6)
     assert went.wait(60), "a full chunk waited for the pace"
     assert sent == [[4], [5, 6]]
+
+
+def test_a_web_process_is_readied_before_its_first_request(app) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    from server.app import prepare_for_requests
+
+    before = gc.get_freeze_count()
+    try:
+        prepare_for_requests(app)
+        # Everything alive now is out of the collector's sight, so full collections under
+        # load walk only what requests create.
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

@@ -41,7 +41,7 @@ def serve(
     """
     from waitress import create_server
 
-    from server.app import create_app
+    from server.app import create_app, prepare_for_requests
     from server.embedded import WorkerSupervisor, worker_command, worker_environment
     from server.services.bootstrap import bootstrap_embedded, load_demo_data
     from server.services.demo_data import last_complete_cycle
@@ -69,6 +69,7 @@ def serve(
         )
 
     app = create_app(settings)
+    prepare_for_requests(app)
     try:
         # Bound before the worker starts, so a busy port is reported with nothing to clean up.
         server = create_server(app, host=host, port=port, threads=threads)
