@@ -67,6 +67,23 @@ def test_an_instance_twice_in_one_statement_is_inserted_once(world) -> None:  # 
     assert len(stored(db, iid)) == 1
 
 
+def test_different_xml_under_one_instance_in_one_statement_credits_the_stored_one(
+    world,
+) -> None:  # type: ignore[no-untyped-def]
+    db = world[0]
+    iid = new_instance_id()
+    first, second = row(world, iid), row(world, iid)
+    second["xml"] = second["xml"].replace(b"</data>", b"<extra>1</extra></data>")
+    second["xml_sha256"] = "1" * 64
+    outcomes = insert_new_rows(db.get_bind(), [first, second])
+    (found,) = stored(db, iid)
+    # Whichever XML the database kept, only its request is told it was inserted.
+    credited = first if found.xml == first["xml"] else second
+    other = second if credited is first else first
+    assert outcomes[[first, second].index(credited)] == found.id
+    assert outcomes[[first, second].index(other)] is None
+
+
 def test_an_existing_instance_or_a_stale_submitter_inserts_nothing_for_that_row_only(
     world,
 ) -> None:  # type: ignore[no-untyped-def]

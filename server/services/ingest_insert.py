@@ -5,8 +5,11 @@ Each row is inserted unless its instance already exists (ON CONFLICT DO NOTHING 
 version the receiver authenticated against (the snapshot it cached may be seconds old). The
 statement runs in autocommit, so PostgreSQL commits it durably before answering: no BEGIN and
 COMMIT round trips. It goes to psycopg directly as a prepared statement, built once per row
-count: SQLAlchemy's execution and session bookkeeping would cost about as much CPU as the
-insert itself. Many rows come from concurrent requests gathered by server/group_commit.py.
+count, with PostgreSQL's own $n placeholders (a raw cursor: psycopg parses a statement with
+more than 50 named parameters again at every call): SQLAlchemy's execution and session
+bookkeeping would cost about as much CPU as the insert itself. (Arrays of column values
+through `unnest`, one statement for any count, measured slower.) Many rows come from
+concurrent requests gathered by server/group_commit.py.
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ def insert_new_rows(engine: Engine, rows: list[dict[str, Any]]) -> list[Outcome]
     """INSERT `rows` (column values plus CHECKS, the same keys in each) in one statement."""
     columns = tuple(rows[0])
     sql = _insert_sql(columns, len(rows))
-    params = {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()}
+    params = [row[name] for row in rows for name in columns]
     pooled = engine.raw_connection()
     try:
         driver = pooled.driver_connection
         driver.autocommit = True
         try:
-            returned = driver.execute(sql, params, prepare=True).fetchall()
+            with psycopg.RawCursor(driver) as cursor:
+                returned = cursor.execute(sql, params, prepare=True).fetchall()
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             # The database went away under us: drop the connection (the pool makes a new
             # one) and report it as SQLAlchemy would, so the receiver answers 503, not 500.
@@ -66,22 +70,28 @@ def insert_new_rows(engine: Engine, rows: list[dict[str, Any]]) -> list[Outcome]
 
 
 def _match(rows: list[dict[str, Any]], returned: list[tuple[Any, ...]]) -> list[Outcome]:
-    """Each row's new id; of two rows with one instance (a resend racing its original in the
-    same statement) the first was inserted and the second was not."""
-    inserted = {(form_id, instance_id): new_id for new_id, form_id, instance_id in returned}
+    """Each row's new id, or None. Two rows of one instance in one statement (a resend racing
+    its original, or different XML under one instanceID) insert one row: the row whose XML
+    was stored gets the id, and the other request then finds that row (a resend, or a 409).
+    Matching on the XML's hash as well is what keeps a request from being told its XML was
+    stored when another's was."""
+    inserted = {
+        (form_id, instance_id, sha256): new_id for new_id, form_id, instance_id, sha256 in returned
+    }
     outcomes: list[Outcome] = []
     for row in rows:
-        new_id = inserted.pop((row["form_id"], row["instance_id"]), None)
+        new_id = inserted.pop((row["form_id"], row["instance_id"], row["xml_sha256"]), None)
         outcomes.append(None if new_id is None else int(new_id))
     return outcomes
 
 
-def _wrapped(sql: str, params: dict[str, Any], exc: psycopg.Error) -> DBAPIError:
+def _wrapped(sql: str, params: list[Any], exc: psycopg.Error) -> DBAPIError:
     return DBAPIError.instance(sql, params, exc, psycopg.Error)
 
 
 @functools.cache
 def _insert_sql(columns: tuple[str, ...], count: int) -> str:
+    """The statement for `count` rows, its parameters row by row in the order of `columns`."""
     dialect = postgresql.dialect()
     quote = dialect.identifier_preparer.quote
     table = Submission.__table__
@@ -99,9 +109,16 @@ def _insert_sql(columns: tuple[str, ...], count: int) -> str:
     types = [sql_type(table.c[name]) for name in given]
     types += [sql_type(User.__table__.c.id), sql_type(User.__table__.c.credentials_version)]
     names = [*given, *CHECKS]
-    casts = list(zip(names, types, strict=True))
+    by_position = {name: (columns.index(name), t) for name, t in zip(names, types, strict=True)}
+    width = len(columns)
     values = ", ".join(
-        "(" + ", ".join(f"CAST(%({n}_{i})s AS {t})" for n, t in casts) + ")" for i in range(count)
+        "("
+        + ", ".join(
+            f"CAST(${row * width + by_position[name][0] + 1} AS {by_position[name][1]})"
+            for name in names
+        )
+        + ")"
+        for row in range(count)
     )
     listed = ", ".join(quote(name) for name in given)
     return (
@@ -111,5 +128,5 @@ def _insert_sql(columns: tuple[str, ...], count: int) -> str:
         f"WHERE EXISTS (SELECT 1 FROM users WHERE users.id = v.check_user_id "
         f"AND users.active IS true AND users.credentials_version = v.check_version) "
         f"ON CONFLICT (form_id, instance_id) DO NOTHING "
-        f"RETURNING id, form_id, instance_id"
+        f"RETURNING id, form_id, instance_id, xml_sha256"
     )
