@@ -70,6 +70,10 @@ def test_accepts_a_submission_with_its_attachment(client, world, settings) -> No
     assert response.status_code == 201
     assert message(response) == ("submit_success", "Thank you. The submission was received.")
     assert response.headers["Location"] == "http://localhost/submission"
+    # Required of successful submission responses by the Form Submission API, not only of HEAD.
+    assert int(response.headers["X-OpenRosa-Accept-Content-Length"]) == (
+        settings.max_submission_bytes
+    )
     row = world.scalar(select(Submission).where(Submission.instance_id == iid))
     assert row.xml == xml and row.xml_sha256 == hashlib.sha256(xml).hexdigest()
     assert row.current and not row.incomplete and row.enqueued_at is not None

@@ -28,8 +28,16 @@ def message_response(message: str, status: int, nature: str = "error") -> Respon
 
 
 def add_protocol_headers(response: Response) -> Response:
-    """Every OpenRosa response names the protocol version and carries a Date."""
+    """Every OpenRosa response names the protocol version and carries a Date; every answer of
+    the submission endpoint, errors included, the largest body it accepts (the Form Submission
+    API requires it of successful responses and recommends it for errors)."""
     response.headers["X-OpenRosa-Version"] = "1.0"
+    if request.endpoint == "openrosa.submission":
+        from server.app import state
+
+        response.headers["X-OpenRosa-Accept-Content-Length"] = str(
+            state().settings.max_submission_bytes
+        )
     # gunicorn always writes its own Date; a second one would be a duplicate header. Other
     # servers (and the test client) may not, and OpenRosa requires it.
     if not str(request.environ.get("SERVER_SOFTWARE", "")).startswith("gunicorn"):

@@ -60,12 +60,9 @@ RECEIVED = openrosa_response("Thank you. The submission was received.", "submit_
 def submission() -> Response:
     if request.method != "POST":
         require_user()
-        # Collect sends HEAD first, to be challenged and to learn the size limit.
-        response = Response(status=204)
-        response.headers["X-OpenRosa-Accept-Content-Length"] = str(
-            state().settings.max_submission_bytes
-        )
-        return response
+        # Collect sends HEAD first, to be challenged and to learn the size limit (a header
+        # every answer of this endpoint carries: responses.add_protocol_headers).
+        return Response(status=204)
     principal = require_principal()
     if request.mimetype != "multipart/form-data":
         raise bad_request(
