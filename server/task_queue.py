@@ -86,7 +86,8 @@ class TaskSender:
     def prepare(self) -> None:
         """Import the broker's transport (kombu's Redis transport imports the redis client,
         about half a second) without connecting to it."""
-        self.celery.connection_for_write().get_transport_cls()
+        with self.celery.connection_for_write() as connection:
+            connection.get_transport_cls()
 
     def send(self, name: str, *args: Any) -> bool:
         try:
