@@ -13,8 +13,7 @@ from server.models import DocumentJob, ExportJob
 from server.services import jobs
 from server.services.blobs import BlobStore
 from server.services.exports import run_job as run_export
-from server.services.users import create_user
-from tests.test_worker_support import add_form
+from tests.test_worker_support import add_export_job, add_form
 
 GRACE = 30
 KINDS = ((ExportJob, "export"), (DocumentJob, "document"))
@@ -30,18 +29,7 @@ def _document_job(db: Database, **values: object) -> int:
 
 def _export_job(db: Database, **values: object) -> int:
     with db.session() as session:
-        version = add_form(session)
-        user = create_user(session, "exporter", "a-long-password-1", "admin", "DMIP", [])
-        job = ExportJob(
-            form_id=version.form_id,
-            requested_by=user.id,
-            format="csv",
-            filters={"form_id": version.form_id},
-            **values,
-        )
-        session.add(job)
-        session.flush()
-        return job.id
+        return add_export_job(session, add_form(session), **values)
 
 
 def _job(db: Database, model: type, job_id: int) -> DocumentJob:

@@ -20,10 +20,9 @@ from server.db import Database
 from server.models import ExportJob, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
 from server.services.exports import EXPORT_TASK
-from server.services.users import create_user
 from server.settings import Settings
 from server.task_queue import PROCESS_SUBMISSION, TaskSender
-from tests.test_worker_support import add_form, add_submission, mini_xml
+from tests.test_worker_support import add_export_job, add_form, add_submission, mini_xml
 
 pytestmark = pytest.mark.integration
 
@@ -238,16 +237,7 @@ def test_with_the_broker_down_the_sweeper_delivers_the_work_once_it_returns(
             ids.append(add_submission(session, version, mini_xml(f"uuid:s{i}"), f"uuid:s{i}"))
             assert sender.send(PROCESS_SUBMISSION, ids[-1]) is False
         # An export asked for meanwhile: its task could not be sent either.
-        user = create_user(session, "exporter", "a-long-password-1", "admin", "DMIP", [])
-        job = ExportJob(
-            form_id=version.form_id,
-            requested_by=user.id,
-            format="csv",
-            filters={"form_id": version.form_id},
-        )
-        session.add(job)
-        session.flush()
-        job_id = job.id
+        job_id = add_export_job(session, version)
         assert sender.send(EXPORT_TASK, job_id) is False
     assert set(_statuses(database, ids).values()) == {(ProcessingStatus.received, 0)}
 

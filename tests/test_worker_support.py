@@ -10,8 +10,9 @@ from pyxform.xls2xform import convert
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
-from server.models import Form, FormVersion, Submission
+from server.models import ExportJob, Form, FormVersion, Submission
 from server.models.forms import VersionState
+from server.services.users import create_user
 from server.xform.schema import read_form
 
 MINI_FORM = """
@@ -74,3 +75,18 @@ def add_submission(
     session.add(submission)
     session.commit()
     return submission.id
+
+
+def add_export_job(session: Session, version: FormVersion, **values: object) -> int:
+    """A CSV export of `version`'s form asked for by a new admin, as the web app stores one."""
+    user = create_user(session, "exporter", "a-long-password-1", "admin", "DMIP", [])
+    job = ExportJob(
+        form_id=version.form_id,
+        requested_by=user.id,
+        format="csv",
+        filters={"form_id": version.form_id},
+        **values,
+    )
+    session.add(job)
+    session.flush()
+    return job.id
