@@ -54,6 +54,8 @@ def init_web(app: Flask) -> None:
     csrf.init_app(app)
     set_session_user_loader(app, current_user)
 
+    # Its routes are on the plans blueprint, which must have them before it is registered.
+    from server.web import plan_documents  # noqa: F401
     from server.web.admin import bp as admin_bp
     from server.web.auth import bp as auth_bp
     from server.web.exports import bp as exports_bp

@@ -1,12 +1,11 @@
 """DMIP draft pages: the plans a user may read, a plan section by section with its review
-actions, the cross-district synthesis, and DOCX/PDF documents made by the worker.
+actions. The cross-district synthesis and the documents are in server/web/plan_documents.py,
+on the same blueprint.
 
     /plans                                   plans list (?cycle=)
     /plans/<id>                              the plan: sections, actions, history, comments
-    /plans/<id>/state, /comments, /documents                   plan-level forms (POST)
+    /plans/<id>/state, /comments                                plan-level forms (POST)
     /plans/<id>/sections/<sid>/text, /revert, /state, /comments section forms (POST)
-    /plans/synthesis, /plans/synthesis/documents               the cross-district synthesis
-    /plans/documents/<job>, /status, /file    a document job: progress page, JSON, download
 
 Every change goes through server/plans/workflow.py, which decides who may do what; a refusal
 (WorkflowError) is shown on the plan page in words with its status, never as a 500.
@@ -14,31 +13,27 @@ Every change goes through server/plans/workflow.py, which decides who may do wha
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.api.access import READERS
-from server.app import db_session, state
-from server.models import DmipPlan, DocumentJob, OrgUnit, PlanSection, PlanState, User
+from server.app import db_session
+from server.models import DmipPlan, OrgUnit, PlanSection, PlanState, User
 from server.models.users import Role
 from server.plans import content, workflow
 from server.plans.documents import FORMATS
 from server.plans.workflow import TRANSITIONS, WorkflowError
-from server.task_queue import EXPORT_DOCUMENT
 from server.web import dashboard, svg
 from server.web.indicators import cycle_arg, refuse
 from server.web.permissions import require_user, roles_required, scope
@@ -71,7 +66,8 @@ STATE_WORDS = {
 # --- Loading and permission -------------------------------------------------------------------
 
 
-def _plan(session: Session, plan_id: int) -> tuple[DmipPlan, OrgUnit]:
+def readable_plan(session: Session, plan_id: int) -> tuple[DmipPlan, OrgUnit]:
+    """The plan and its district, or a 404 or 403 page for this user."""
     plan = session.get(DmipPlan, plan_id)
     if plan is None:
         refuse(404, "There is no DMIP draft at this address.")
@@ -241,7 +237,7 @@ def index() -> str:
 @bp.get("/<int:plan_id>")
 @roles_required(*READER_ROLES)
 def show(plan_id: int) -> tuple[str, int]:
-    plan, district = _plan(db_session(), plan_id)
+    plan, district = readable_plan(db_session(), plan_id)
     return _show(plan, district)
 
 
@@ -266,7 +262,7 @@ def _refused(
 @roles_required(*READER_ROLES)
 def plan_state(plan_id: int) -> Response | tuple[str, int]:
     session = db_session()
-    plan, district = _plan(session, plan_id)
+    plan, district = readable_plan(session, plan_id)
     target = _target(request.form.get("target"))
     try:
         workflow.change_plan_state(
@@ -282,7 +278,7 @@ def plan_state(plan_id: int) -> Response | tuple[str, int]:
 @roles_required(*READER_ROLES)
 def plan_comment(plan_id: int) -> Response | tuple[str, int]:
     session = db_session()
-    plan, district = _plan(session, plan_id)
+    plan, district = readable_plan(session, plan_id)
     try:
         workflow.comment(session, plan, require_user(), request.form.get("body", ""))
     except WorkflowError as exc:
@@ -295,7 +291,7 @@ def plan_comment(plan_id: int) -> Response | tuple[str, int]:
 @roles_required(*READER_ROLES)
 def section_text(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
-    plan, district = _plan(session, plan_id)
+    plan, district = readable_plan(session, plan_id)
     section = _section(plan, section_id)
     text = request.form.get("text", "")
     try:
@@ -310,7 +306,7 @@ def section_text(plan_id: int, section_id: int) -> Response | tuple[str, int]:
 @roles_required(*READER_ROLES)
 def section_revert(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
-    plan, district = _plan(session, plan_id)
+    plan, district = readable_plan(session, plan_id)
     section = _section(plan, section_id)
     try:
         workflow.revert_edit(session, section, require_user())
@@ -326,7 +322,7 @@ def section_revert(plan_id: int, section_id: int) -> Response | tuple[str, int]:
 @roles_required(*READER_ROLES)
 def section_state(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
-    plan, district = _plan(session, plan_id)
+    plan, district = readable_plan(session, plan_id)
     section = _section(plan, section_id)
     target = _target(request.form.get("target"))
     try:
@@ -343,7 +339,7 @@ def section_state(plan_id: int, section_id: int) -> Response | tuple[str, int]:
 @roles_required(*READER_ROLES)
 def section_comment(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
-    plan, district = _plan(session, plan_id)
+    plan, district = readable_plan(session, plan_id)
     section = _section(plan, section_id)
     try:
         workflow.comment(session, plan, require_user(), request.form.get("body", ""), section)
@@ -351,142 +347,3 @@ def section_comment(plan_id: int, section_id: int) -> Response | tuple[str, int]
         return _refused(plan, district, exc)
     session.commit()
     return _done(plan, "Your comment is added.", f"section-{section.key}")
-
-
-# --- Documents --------------------------------------------------------------------------------
-
-
-def _format() -> str:
-    fmt = request.form.get("format", "")
-    if fmt not in FORMATS:
-        refuse(400, f"Choose DOCX or PDF; {fmt!r} is not a document format.")
-    return fmt
-
-
-def _start(plan_id: int | None, cycle: str, fmt: str) -> Response:
-    session = db_session()
-    job = DocumentJob(plan_id=plan_id, cycle=cycle, format=fmt, requested_by_id=require_user().id)
-    session.add(job)
-    session.commit()
-    # After the commit: the worker must find the row. A broker that is down leaves the job
-    # queued; its page says it is waiting.
-    state().tasks.send(EXPORT_DOCUMENT, job.id)
-    return redirect(url_for("plans.document", job_id=job.id), 303)
-
-
-@bp.post("/<int:plan_id>/documents")
-@roles_required(*READER_ROLES)
-def plan_document(plan_id: int) -> Response:
-    plan, _ = _plan(db_session(), plan_id)
-    return _start(plan.id, plan.cycle, _format())
-
-
-@bp.get("/synthesis")
-@roles_required(*SYNTHESIS_ROLES)
-def synthesis() -> str:
-    session = db_session()
-    cycles = sorted(set(session.scalars(select(DmipPlan.cycle).distinct())), reverse=True)
-    cycle = cycle_arg() or (cycles[0] if cycles else None)
-    plans = []
-    if cycle is not None:
-        plans = list(
-            session.execute(
-                select(DmipPlan, OrgUnit)
-                .join(OrgUnit, OrgUnit.id == DmipPlan.district_id)
-                .where(DmipPlan.cycle == cycle)
-                .order_by(OrgUnit.code)
-            )
-        )
-    return render_template(
-        "plans/synthesis.html",
-        cycle=cycle,
-        cycles=cycles,
-        plans=plans,
-        words=STATE_WORDS,
-        formats=FORMATS,
-    )
-
-
-@bp.post("/synthesis/documents")
-@roles_required(*SYNTHESIS_ROLES)
-def synthesis_document() -> Response:
-    cycle = request.form.get("cycle", "")
-    session = db_session()
-    if not session.scalar(select(DmipPlan.id).where(DmipPlan.cycle == cycle).limit(1)):
-        refuse(400, f"No district has a DMIP draft for the cycle {cycle!r}.")
-    return _start(None, cycle, _format())
-
-
-def _job(job_id: int) -> tuple[DocumentJob, str]:
-    """The job, if the user may read what it exports; and a name for its file."""
-    session = db_session()
-    job = session.get(DocumentJob, job_id)
-    if job is None:
-        refuse(404, "There is no such document.")
-    if job.plan_id is None:
-        if require_user().role not in SYNTHESIS_ROLES:
-            refuse(403, "The cross-district synthesis is for administrators.")
-        return job, f"DMIP-synthesis-{job.cycle.replace('/', '-')}.{job.format}"
-    _, district = _plan(session, job.plan_id)
-    return job, f"DMIP-{district.code}-{job.cycle.replace('/', '-')}.{job.format}"
-
-
-def job_status(job: DocumentJob) -> dict[str, Any]:
-    done = job.state == "done"
-    return {
-        "id": job.id,
-        "state": job.state,
-        "progress": round(job.progress * 100),
-        "message": _job_message(job),
-        "download": url_for("plans.document_file", job_id=job.id) if done else None,
-    }
-
-
-def _job_message(job: DocumentJob) -> str:
-    fmt = job.format.upper()
-    if job.state == "done":
-        return f"The {fmt} document is ready."
-    if job.state == "failed":
-        return f"The {fmt} document could not be made: {job.error or 'no reason recorded'}."
-    if job.state == "running":
-        return f"Making the {fmt} document: {round(job.progress * 100)}% done."
-    if job.state == "expired":
-        days = state().settings.job_file_retention_days
-        return f"The {fmt} document was deleted {days} days after it was made; make it again."
-    return f"The {fmt} document is waiting for a worker to start it."
-
-
-@bp.get("/documents/<int:job_id>")
-@roles_required(*READER_ROLES)
-def document(job_id: int) -> str:
-    job, name = _job(job_id)
-    back = (
-        url_for("plans.show", plan_id=job.plan_id)
-        if job.plan_id is not None
-        else url_for("plans.synthesis", cycle=job.cycle)
-    )
-    return render_template(
-        "plans/document.html", job=job, status=job_status(job), name=name, back=back
-    )
-
-
-@bp.get("/documents/<int:job_id>/status")
-@roles_required(*READER_ROLES)
-def document_status(job_id: int) -> Response:
-    job, _ = _job(job_id)
-    response = jsonify(job_status(job))
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.get("/documents/<int:job_id>/file")
-@roles_required(*READER_ROLES)
-def document_file(job_id: int) -> Response:
-    job, name = _job(job_id)
-    folder = (state().settings.data_dir / "documents").resolve()
-    path = Path(job.file_path).resolve() if job.file_path else None
-    if job.state != "done" or path is None or not path.is_file():
-        refuse(404, "This document is not ready, or it has been removed; make it again.")
-    if not path.is_relative_to(folder):
-        refuse(404, "This document is not where documents are kept.")
-    return send_file(path, as_attachment=True, download_name=name, max_age=0)
