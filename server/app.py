@@ -63,9 +63,9 @@ def prepare_for_requests(app: Flask) -> None:
 
     Loads now what it would load at its first requests, then moves every object that exists
     (modules, the models' metadata, the app: all kept for the process's life) out of the
-    garbage collector's sight. Without that, each full collection walked them all, about
-    100 ms during which the process answered nothing (measured in bench/ingest: the 8-client
-    p99 went from 15 ms to 80-250 ms in the runs a collection fell into); now it takes 2-6 ms.
+    garbage collector's sight. Without that, a full collection walked them all: about 100 ms
+    during which the process answered nothing, the 8-client p99 spikes of the ingest benchmark
+    (`bench/ingest/profile.py --gc` measures the pauses).
     """
     app.extensions[EXTENSION].tasks.prepare()
     gc.collect()

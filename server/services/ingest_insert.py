@@ -7,9 +7,8 @@ statement runs in autocommit, so PostgreSQL commits it durably before answering:
 COMMIT round trips. It goes to psycopg directly as a prepared statement, built once per row
 count, with PostgreSQL's own $n placeholders (a raw cursor: psycopg parses a statement with
 more than 50 named parameters again at every call): SQLAlchemy's execution and session
-bookkeeping would cost about as much CPU as the insert itself. (Arrays of column values
-through `unnest`, one statement for any count, measured slower.) Many rows come from
-concurrent requests gathered by server/group_commit.py.
+bookkeeping would cost about as much CPU as the insert itself. Many rows come from concurrent
+requests gathered by server/group_commit.py.
 """
 
 from __future__ import annotations
