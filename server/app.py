@@ -65,7 +65,7 @@ def prepare_for_requests(app: Flask) -> None:
     (modules, the models' metadata, the app: all kept for the process's life) out of the
     garbage collector's sight. Without that, a full collection walked them all: about 100 ms
     during which the process answered nothing, the 8-client p99 spikes of the ingest benchmark
-    (`bench/ingest/profile.py --gc` measures the pauses).
+    (`bench/ingest/hotspots.py --gc` measures the pauses).
     """
     app.extensions[EXTENSION].tasks.prepare()
     gc.collect()

@@ -1,6 +1,6 @@
 """The real app, with each garbage collection's pause written to $DMIP_BENCH_GC_LOG.
 
-Served by gunicorn in place of server.wsgi:app (bench/ingest/profile.py --gc). With
+Served by gunicorn in place of server.wsgi:app (bench/ingest/hotspots.py --gc). With
 DMIP_BENCH_GC_UNFROZEN=1 the app is built as it was before server.app.prepare_for_requests
 collected and froze what a worker holds for life, to measure the pauses as they were.
 """

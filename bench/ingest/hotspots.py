@@ -1,7 +1,7 @@
 """Where the receiver's time goes under load, and how long its garbage collections pause it.
 
-    python bench/ingest/profile.py [--seconds 10]            # py-spy (pip install py-spy)
-    python bench/ingest/profile.py --gc [--unfrozen] [--seconds 30]   # collection pauses
+    python bench/ingest/hotspots.py [--seconds 10]            # py-spy (pip install py-spy)
+    python bench/ingest/hotspots.py --gc [--unfrozen] [--seconds 30]   # collection pauses
 
 Sets up what bench/ingest/run.py sets up and serves the real app with the production gunicorn
 settings under wrk at 8 clients. By default py-spy samples the gunicorn workers, only the
