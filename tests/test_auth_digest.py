@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -141,3 +143,42 @@ def test_cache_is_bounded_and_ttl_zero_disables_it() -> None:
     off = CredentialCache(SECRET, ttl=0)
     off.remember(keys[0], 0, 1)
     assert not off.is_known_good(keys[0], 0, 1)
+
+
+def test_concurrent_requests_with_new_credentials_verify_them_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A burst of requests with credentials not yet verified runs scrypt once, not per request;
+    a wrong password is still checked by each request that sends it."""
+    from werkzeug.security import generate_password_hash
+
+    from server.auth import http as auth_http
+
+    class Row:
+        id, active, credentials_version = 7, True, 1
+        password_hash = generate_password_hash("pw-1")
+
+    cache = CredentialCache(SECRET, ttl=60)
+    monkeypatch.setattr(auth_http, "credential_cache", lambda: cache)
+    hashed: list[str] = []
+    real_check = auth_http.check_password_hash
+
+    def counting_check(stored: str, password: str) -> bool:
+        hashed.append(password)
+        return real_check(stored, password)
+
+    monkeypatch.setattr(auth_http, "check_password_hash", counting_check)
+
+    def burst(password: str) -> list[object]:
+        start = threading.Barrier(4)
+
+        def one() -> object:
+            start.wait()
+            return auth_http._basic("ann", password, lambda _name: Row())
+
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda _: one(), range(4)))
+
+    assert [type(found) for found in burst("pw-1")] == [Row] * 4
+    assert hashed == ["pw-1"]
+    assert burst("wrong") == [None] * 4
+    assert hashed.count("wrong") == 4  # a refusal is never remembered
+    assert not cache._verifying  # nothing left behind once the requests are done

@@ -9,16 +9,21 @@ An entry is only honoured while the user row it was made for still has the same 
 `credentials_version` and is active: changing a password or deactivating a user bumps the
 version (server/services/users.py), so the old verdict dies on the next request. The row is
 loaded on every request anyway, so that check costs nothing extra.
+
+Requests that arrive together with credentials not yet verified (a burst just after a process
+starts, or after a verdict expires) verify them once: `verifying(key)` lets one of them run the
+hash while the others wait for its verdict, rather than each paying for scrypt at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -30,6 +35,14 @@ class _Verdict:
     user_id: int
     credentials_version: int
     expires_at: float
+
+
+@dataclass
+class _Turn:
+    """Who may verify one set of credentials now; `users` hold or wait for `lock`."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
 
 
 class CredentialCache:
@@ -46,6 +59,31 @@ class CredentialCache:
         self._clock = clock
         self._entries: OrderedDict[str, _Verdict] = OrderedDict()
         self._lock = threading.Lock()
+        # An entry lives only while some request holds or waits for it, so the map is
+        # bounded by the requests in flight.
+        self._verifying: dict[str, _Turn] = {}
+
+    @contextlib.contextmanager
+    def verifying(self, key: str) -> Iterator[None]:
+        """Hold the right to verify `key`'s credentials; the caller re-checks
+        `is_known_good` inside, since whoever held it before may have just succeeded.
+        Different credentials never wait on each other."""
+        if self._ttl <= 0:  # nothing is remembered, so waiting would gain nothing
+            yield
+            return
+        with self._lock:
+            turn = self._verifying.get(key)
+            if turn is None:
+                turn = self._verifying[key] = _Turn()
+            turn.users += 1
+        try:
+            with turn.lock:
+                yield
+        finally:
+            with self._lock:
+                turn.users -= 1
+                if not turn.users:
+                    del self._verifying[key]
 
     def key(self, username: str, password: str) -> str:
         message = username.encode("utf-8") + b"\0" + password.encode("utf-8")

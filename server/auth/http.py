@@ -139,9 +139,13 @@ def _basic(username: str, password: str, load: Callable[[str], C | None]) -> C |
     key = cache.key(username, password)
     if cache.is_known_good(key, user.id, user.credentials_version):
         return user
-    if not check_password_hash(user.password_hash, password):
-        return None
-    cache.remember(key, user.id, user.credentials_version)
+    with cache.verifying(key):
+        # A request with the same credentials may have verified them while this one waited.
+        if cache.is_known_good(key, user.id, user.credentials_version):
+            return user
+        if not check_password_hash(user.password_hash, password):
+            return None
+        cache.remember(key, user.id, user.credentials_version)
     return user
 
 
