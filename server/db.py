@@ -104,6 +104,17 @@ class Base(DeclarativeBase):
     }
 
 
+def dialect_insert(dialect: str) -> Any:
+    """The INSERT construct of `dialect` ("postgresql" or "sqlite"): both have ON CONFLICT."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    return insert
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(

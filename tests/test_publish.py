@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from server.db import Database
@@ -198,3 +200,45 @@ def test_corrected_media_of_an_unchanged_form_is_taken(session: Session, blobs: 
     assert again.status == "unchanged" and again.media_updated == ["logo.png"]
     [media] = again.version.media
     assert blobs.path(media.sha256).read_bytes() == b"newer"
+
+
+def test_two_first_publishes_at_once_do_not_fail(settings: Settings, blobs: BlobStore) -> None:
+    """Both publishes of a new form find no form; the second waits on the first's new row, and
+    once the first commits it goes on as a publish of that form (here: unchanged)."""
+    database = Database(settings.database_url)
+    first, second = database.sessionmaker(), database.sessionmaker()
+    try:
+        made = publish_xlsform(first, blobs, simple_form(), "school.xlsx", {})
+        assert made.status == "created"  # not committed yet: the second cannot see it
+        with ThreadPoolExecutor(1) as pool:
+            racing = pool.submit(_publish_and_commit, second, blobs)
+            _wait_for_a_lock_wait(database)
+            first.commit()
+            assert racing.result(timeout=30) == "unchanged"
+        first.expire_all()
+        assert versions(first) == [("1", VersionState.open)]
+        assert first.scalar(select(func.count()).select_from(Form)) == 1
+    finally:
+        first.close()
+        second.close()
+        database.dispose()
+
+
+def _publish_and_commit(session: Session, blobs: BlobStore) -> str:
+    status = publish_xlsform(session, blobs, simple_form(), "school.xlsx", {}).status
+    session.commit()
+    return status
+
+
+def _wait_for_a_lock_wait(database: Database) -> None:
+    """Until some backend of this database waits on a lock (the second publish's INSERT)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(600):
+        with database.engine.connect() as conn:
+            if conn.scalar(query):
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second publish never waited on the first")

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.db import utcnow
+from server.db import dialect_insert, utcnow
 from server.models import AuditEvent, Form, FormVersion, MediaFile, User
 from server.models.forms import VersionState
 from server.services.blobs import BlobStore
@@ -162,10 +162,8 @@ def publish_xlsform(
     contents = _collect_media(compiled, session, media or {})
     md5 = hashlib.md5(xform, usedforsecurity=False).hexdigest()
 
-    form = session.scalar(
-        select(Form).where(Form.xml_form_id == info.xml_form_id).with_for_update()
-    )
-    if form is not None:
+    form, created = _form_for_update(session, info.xml_form_id, info.title)
+    if not created:
         same_version = session.scalar(
             select(FormVersion).where(
                 FormVersion.form_id == form.id, FormVersion.version == info.version
@@ -179,12 +177,7 @@ def publish_xlsform(
         if same_version is not None:
             return _republish(session, blobs, form, same_version, xform, contents, compiled)
 
-    status = "new_version"
-    if form is None:
-        form = Form(xml_form_id=info.xml_form_id, title=info.title)
-        session.add(form)
-        session.flush()
-        status = "created"
+    status = "created" if created else "new_version"
     version = FormVersion(
         form_id=form.id,
         version=info.version,
@@ -200,6 +193,27 @@ def publish_xlsform(
     session.add(version)
     session.flush()
     return _finish(session, form, version, status, compiled, contents, actor, draft)
+
+
+def _form_for_update(session: Session, xml_form_id: str, title: str) -> tuple[Form, bool]:
+    """The form's row, locked until the caller's transaction ends, made first if the server
+    has none; and whether it was made. Two first publishes of one form at once: the second's
+    INSERT waits on the first's row (xml_form_id is unique) and, once the first commits,
+    inserts nothing; it goes on as a publish of that existing form (unchanged, a new version,
+    or a clear refusal), not an error.
+    """
+    locked = select(Form).where(Form.xml_form_id == xml_form_id).with_for_update()
+    form = session.scalar(locked)
+    if form is not None:
+        return form, False
+    insert = dialect_insert(session.get_bind().dialect.name)
+    made = session.scalar(
+        insert(Form)
+        .values(xml_form_id=xml_form_id, title=title)
+        .on_conflict_do_nothing(index_elements=["xml_form_id"])
+        .returning(Form.id)
+    )
+    return session.scalars(locked).one(), made is not None
 
 
 def _finish(

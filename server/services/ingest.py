@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, exists, insert, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.db import utcnow
+from server.db import dialect_insert, utcnow
 from server.group_commit import GroupCommit
 from server.models import Attachment, Submission, User
 from server.models.submissions import ProcessingStatus, ReviewState
@@ -213,21 +213,11 @@ def _checked_insert(dialect: str, columns: tuple[str, ...]) -> Any:
         )
     )
     return (
-        _dialect_insert(dialect)(table)
+        dialect_insert(dialect)(table)
         .from_select(list(columns), values)
         .on_conflict_do_nothing(index_elements=["form_id", "instance_id"])
         .returning(table.c.id)
     )
-
-
-def _dialect_insert(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    return dialect_insert
 
 
 def _check_submitter(session: Session, incoming: IncomingSubmission) -> None:
@@ -340,9 +330,9 @@ def _insert_unless_exists(
     A concurrent insert of the same instance makes this wait for that transaction and then
     return None, so the caller goes on to treat it as a resend, with no exception involved.
     """
-    dialect_insert = _dialect_insert(session.get_bind().dialect.name)
+    upsert = dialect_insert(session.get_bind().dialect.name)
     statement = (
-        dialect_insert(Submission)
+        upsert(Submission)
         .values(**_new_row(incoming, xml_sha256, now))
         .on_conflict_do_nothing(index_elements=["form_id", "instance_id"])
         .returning(Submission.id)
