@@ -3,7 +3,7 @@
     python bench/ingest/cpu.py [real|bare] [--runs 3] [--seconds 10] [--gunicorn-args "..."]
 
 Starts the same throwaway database, form and enumerator as bench/ingest/run.py, serves the real
-app (or the bare endpoint) with the production gunicorn settings, warms it with a 3 s wrk run,
+app (or the bare endpoint) with the production gunicorn settings, warms it (run.py's `warm`),
 then for each run reads every process's CPU time from /proc before and after a wrk run at 8
 clients and prints the rate, p50, p99 and the cores and milliseconds per request used by
 gunicorn, PostgreSQL, Redis and wrk, with the share spent in the kernel. `--gunicorn-args`
@@ -71,7 +71,7 @@ def main() -> None:
         port = bench.free_port()
         with bench.gunicorn(APPS[args.app], port, env, Path(tmp) / "server.log"):
             bench.wait_http(port)
-            bench.run_wrk(port, 8, 3, env)  # warm every process's caches
+            bench.warm(port, env)
             for _ in range(args.runs):
                 before, start = cpu_ticks(), time.monotonic()
                 children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -88,7 +88,7 @@ def main() -> None:
         port = bench.free_port()
         with bench.gunicorn(app, port, env, Path(tmp) / "server.log") as server:
             bench.wait_http(port)
-            bench.run_wrk(port, 8, args.warm, env)  # warm every process's caches
+            bench.warm(port, env, args.warm)
             gc_log.unlink(missing_ok=True)
             raw = Path(tmp) / "profile.txt"
             sampler = None

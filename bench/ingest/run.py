@@ -5,11 +5,11 @@
 Needs PostgreSQL and Redis (the same defaults as the tests) and `wrk` (Debian package). It makes
 a throwaway database, publishes a small form, creates an enumerator, starts gunicorn with the
 real app and, with the same gunicorn settings, the bare endpoint (bench/ingest/bare_app.py) that
-only reads the multipart body and answers 201. It warms both with --warm seconds of load at 32
-clients, then, for each client count, runs wrk against both and reports rate, p50 and p99, and
-the ratio real/bare. With a Celery worker running it also reports the sustained rate (accepted
-and processed over --sustained seconds), and streams a 100 MB attachment to measure the web
-process's memory growth.
+only reads the multipart body and answers 201. It warms both (--warm seconds of load, a new
+connection per request, so that every process serves some), then, for each client count, runs
+wrk against both and reports rate, p50 and p99, and the ratio real/bare. With a Celery worker
+running it also reports the sustained rate (accepted and processed over --sustained seconds),
+and streams a 100 MB attachment to measure the web process's memory growth.
 """
 
 from __future__ import annotations
@@ -192,6 +192,19 @@ def wait_http(port: int, path: str = "/", deadline: float = 60.0) -> None:
     raise RuntimeError(f"nothing answered on port {port}")
 
 
+def warm(port: int, env: dict[str, str], seconds: int = 3) -> None:
+    """Load every web process before measuring, as a server that has been running is.
+
+    A process's first requests verify the password and fill its caches (hundreds of ms on a
+    slow core). gthread keeps a kept-alive connection in the process that accepted it, and one
+    process often accepts every connection of a burst, so a warm-up over kept-alive
+    connections can leave the others cold: here each request comes on a new connection, which
+    any process may accept.
+    """
+    if seconds:
+        run_wrk(port, 8, seconds, {**env, "BENCH_CLOSE": "1"})
+
+
 def run_wrk(port: int, connections: int, duration: int, env: dict[str, str]) -> dict:
     threads = min(connections, 2)
     cmd = [
@@ -323,13 +336,8 @@ def main() -> None:
         ):
             wait_http(real_port)
             wait_http(bare_port)
-            # Measure servers that have been running, as in production, not their first
-            # seconds (each process's first requests verify the password and load its caches).
-            # With 32 connections every process gets some: gthread keeps a connection in the
-            # process that accepted it.
-            if args.warm:
-                run_wrk(bare_port, 32, args.warm, env)
-                run_wrk(real_port, 32, args.warm, env)
+            warm(bare_port, env, args.warm)
+            warm(real_port, env, args.warm)
             for c in [int(x) for x in args.connections.split(",")]:
                 bare = run_wrk(bare_port, c, args.duration, env)
                 real = run_wrk(real_port, c, args.duration, env)

@@ -1,6 +1,7 @@
 -- wrk script: POST one OpenRosa submission per request, each with a fresh instanceID.
 -- Set by the runner through the environment: BENCH_AUTH (Basic credentials, base64),
--- BENCH_TEMPLATE (the submission XML with the text INSTANCE_ID where the id goes).
+-- BENCH_TEMPLATE (the submission XML with the text INSTANCE_ID where the id goes), and
+-- BENCH_CLOSE=1 to ask for a new connection per request (the warm-up).
 
 -- Globals, not locals: setup() runs in wrk's main Lua state and hands each thread its own
 -- number and tag through thread:set, which sets globals of that thread's state. (A file-level
@@ -21,6 +22,7 @@ end
 function init(args)
   template = os.getenv("BENCH_TEMPLATE")
   auth = os.getenv("BENCH_AUTH")
+  close = os.getenv("BENCH_CLOSE") == "1"
 end
 
 request = function()
@@ -35,6 +37,9 @@ request = function()
   headers["X-OpenRosa-Version"] = "1.0"
   if auth and auth ~= "" then
     headers["Authorization"] = "Basic " .. auth
+  end
+  if close then
+    headers["Connection"] = "close"
   end
   return wrk.format("POST", "/submission", headers, body)
 end
