@@ -27,6 +27,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from server.held_connection import HeldConnection
+
 # Constraint names are fixed so Alembic migrations can refer to them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -115,6 +117,10 @@ def dialect_insert(dialect: str) -> Any:
     return insert
 
 
+# Seconds a connection may sit unused before it is pinged ahead of its next use.
+IDLE_PING_AFTER = 1.0
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -142,7 +148,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     from sqlalchemy.exc import DisconnectionError
 
-    idle_ping_after = float(kwargs.pop("idle_ping_after", 1.0))
+    idle_ping_after = float(kwargs.pop("idle_ping_after", IDLE_PING_AFTER))
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", 10)
@@ -168,12 +174,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """An engine and a session factory for one process."""
+    """An engine and a session factory for one process, and one connection its single serial
+    writer keeps (`held_connection`: the receiver's new-row INSERT)."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # No connection is made until the first use.
+        self.held_connection = HeldConnection(
+            self.engine, float(engine_kwargs.get("idle_ping_after", IDLE_PING_AFTER))
+        )
 
     @property
     def is_postgresql(self) -> bool:
@@ -193,4 +204,5 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        self.held_connection.close()
         self.engine.dispose()

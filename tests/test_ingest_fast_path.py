@@ -93,14 +93,19 @@ def test_a_connection_killed_under_the_receiver_is_503_then_replaced(
 
     state = app.extensions["dmip"]
     real = state.db
-    # One pooled connection, never pinged: the INSERT itself finds it dead.
-    state.db = Database(settings.database_url, idle_ping_after=3600.0, pool_size=1, max_overflow=0)
+    # Connections never pinged: the INSERT itself finds the one it keeps dead.
+    state.db = Database(settings.database_url, idle_ping_after=3600.0, pool_size=2, max_overflow=0)
     admin = make_engine(settings.database_url)
     try:
         assert post(client, instance(new_instance_id())).status_code == 201
-        with state.db.engine.connect() as conn:
-            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
         with admin.connect() as conn:
+            # The backend that ran the receiver's INSERT last (the one the writer keeps).
+            pid = conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'INSERT INTO submissions%'"
+                )
+            ).scalar_one()
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             conn.commit()
         lost = new_instance_id()

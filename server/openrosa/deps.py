@@ -83,12 +83,14 @@ def new_row_inserts() -> GroupCommit[dict[str, Any], int | None] | None:
     found = current_app.extensions.get(_INSERTS, False)
     if found is False:
         from server.app import state
-        from server.services.ingest_insert import insert_new_rows
+        from server.services.ingest_insert import insert_new_rows_held
 
         app_state = state()
         found = None
         if not app_state.settings.is_sqlite:
-            # The engine is looked up at each write: tests swap the app's database.
-            found = GroupCommit(lambda rows: insert_new_rows(app_state.db.engine, rows))
+            # The database is looked up at each write: tests swap the app's database.
+            found = GroupCommit(
+                lambda rows: insert_new_rows_held(app_state.db.held_connection, rows)
+            )
         found = current_app.extensions.setdefault(_INSERTS, found)
     return found

@@ -8,7 +8,8 @@ COMMIT round trips. It goes to psycopg directly as a prepared statement, built o
 count, with PostgreSQL's own $n placeholders (a raw cursor: psycopg parses a statement with
 more than 50 named parameters again at every call): SQLAlchemy's execution and session
 bookkeeping would cost about as much CPU as the insert itself. Many rows come from concurrent
-requests gathered by server/group_commit.py.
+requests gathered by server/group_commit.py, written on the one connection it keeps
+(server/held_connection.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy import String
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 
+from server.held_connection import HeldConnection
 from server.models import Submission, User
 
 # Parameters of each row besides its columns: who the submitter was authenticated as.
@@ -33,38 +36,56 @@ Outcome = int | None | BaseException
 
 
 def insert_new_rows(engine: Engine, rows: list[dict[str, Any]]) -> list[Outcome]:
-    """INSERT `rows` (column values plus CHECKS, the same keys in each) in one statement."""
-    columns = tuple(rows[0])
-    sql = _insert_sql(columns, len(rows))
-    params = [row[name] for row in rows for name in columns]
+    """INSERT `rows` (column values plus CHECKS, the same keys in each) in one statement, on a
+    connection of `engine`'s pool."""
     pooled = engine.raw_connection()
     try:
         driver = pooled.driver_connection
+        assert driver is not None
         driver.autocommit = True
         try:
-            with psycopg.RawCursor(driver) as cursor:
-                returned = cursor.execute(sql, params, prepare=True).fetchall()
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            # The database went away under us: drop the connection (the pool makes a new
-            # one) and report it as SQLAlchemy would, so the receiver answers 503, not 500.
-            pooled.invalidate(exc)
-            raise _wrapped(sql, params, exc) from exc
-        except psycopg.Error as exc:
-            if len(rows) == 1:
-                raise _wrapped(sql, params, exc) from exc
-            # A value the database refuses fails only its own request: the rows go one by one.
-            outcomes: list[Outcome] = []
-            for row in rows:
-                try:
-                    outcomes.extend(insert_new_rows(engine, [row]))
-                except DBAPIError as error:
-                    outcomes.append(error)
-            return outcomes
+            return _insert_on(pooled, rows)
         finally:
             if not driver.closed:
                 driver.autocommit = False
     finally:
         pooled.close()  # back to the pool
+
+
+def insert_new_rows_held(held: HeldConnection, rows: list[dict[str, Any]]) -> list[Outcome]:
+    """As `insert_new_rows`, on the connection the receiver's group commit keeps."""
+    with held.use() as pooled:
+        return _insert_on(pooled, rows)
+
+
+def _insert_on(pooled: PoolProxiedConnection, rows: list[dict[str, Any]]) -> list[Outcome]:
+    """The INSERT on `pooled`, which is in autocommit."""
+    columns = tuple(rows[0])
+    sql = _insert_sql(columns, len(rows))
+    params = [row[name] for row in rows for name in columns]
+    try:
+        with psycopg.RawCursor(pooled.driver_connection) as cursor:
+            returned = cursor.execute(sql, params, prepare=True).fetchall()
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        # The database went away under us: drop the connection (the pool makes a new one)
+        # and report it as SQLAlchemy would, so the receiver answers 503, not 500.
+        pooled.invalidate(exc)
+        raise _wrapped(sql, params, exc) from exc
+    except psycopg.Error as exc:
+        if len(rows) == 1:
+            raise _wrapped(sql, params, exc) from exc
+        # A value the database refuses fails only its own request: the rows go one by one.
+        outcomes: list[Outcome] = []
+        for row in rows:
+            if not pooled.is_valid:
+                # The connection was lost on the row before: the rest fail with its error.
+                outcomes.append(outcomes[-1])
+                continue
+            try:
+                outcomes.extend(_insert_on(pooled, [row]))
+            except DBAPIError as error:
+                outcomes.append(error)
+        return outcomes
     return _match(rows, returned)
 
 
