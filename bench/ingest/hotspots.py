@@ -39,7 +39,7 @@ PARTS = [
     ("credentials", "require_principal", "auth/http.py"),
     ("XML parsing", "parse", "xform/safe_xml.py"),
     ("meta", "read_meta", "xform/submission_meta.py"),
-    ("the INSERT", "insert_new_rows", "services/ingest_insert.py"),
+    ("the INSERT", "insert_new_rows_held", "services/ingest_insert.py"),
     ("pool checkout", "raw_connection", "sqlalchemy/engine/base.py"),
     ("wake-up publishing", "_run", "openrosa/wakeups.py"),
 ]
