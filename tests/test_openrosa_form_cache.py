@@ -26,9 +26,8 @@ def test_closing_a_version_is_seen_after_the_ttl(db) -> None:  # type: ignore[no
     version.state = VersionState.closed
     db.commit()
     clock.now = 4.9
-    assert (
-        cache.get(lambda: db, "school", "1") is first
-    )  # within the TTL the remembered answer holds
+    # Within the TTL the remembered answer holds.
+    assert cache.get(lambda: db, "school", "1") is first
     clock.now = 5.1
     assert cache.get(lambda: db, "school", "1").version_state is VersionState.closed
 

@@ -106,10 +106,12 @@ def ingest_submission(
     stored = [_store_blob(blobs, a) for a in incoming.attachments]
     xml_sha256 = hashlib.sha256(incoming.xml).hexdigest()
     if _single_statement(incoming, stored):
+        if isinstance(session, Session) and session.in_transaction():
+            # Only reads happened so far (cache misses): end that transaction, so its
+            # connection is free for the INSERT (whose isolation level is chosen when it is
+            # procured).
+            session.commit()
         if inserts is not None:
-            if isinstance(session, Session) and session.in_transaction():
-                # Its reads are done: its connection goes back to the pool for the INSERT's.
-                session.commit()
             new_id = inserts.submit(new_row_values(incoming, xml_sha256))
         else:
             new_id = _insert_new_alone(_session(session), incoming, xml_sha256)
@@ -170,12 +172,8 @@ def _insert_new_alone(
 
     The one statement runs in autocommit: the database commits it (durably) before answering,
     which saves the BEGIN and COMMIT round trips of a transaction. Returns the new id, or None
-    when nothing was inserted.
+    when nothing was inserted. The session has no transaction open.
     """
-    if session.in_transaction():
-        # Only reads happened so far (cache misses): end that transaction, so its connection
-        # is free for the INSERT (whose isolation level is chosen when it is procured).
-        session.commit()
     if session.get_bind().dialect.name == "postgresql":
         (outcome,) = insert_new_rows(session.get_bind(), [new_row_values(incoming, xml_sha256)])
         if isinstance(outcome, BaseException):
