@@ -21,11 +21,9 @@ so a reader never sees half a file.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -33,12 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -56,7 +49,8 @@ from server.models import (
 from server.models.submissions import ReviewState
 from server.services import jobs
 from server.services.blobs import BlobStore
-from server.services.export_layout import ExportError, Table, cell, headers, tables_for
+from server.services.export_layout import ExportError, Table, cell, tables_for
+from server.services.export_writers import CsvTables, XlsxTables, safe_name
 from server.services.submission_filters import SubmissionFilter
 
 log = logging.getLogger(__name__)
@@ -76,79 +70,6 @@ CENTRAL_REVIEW = {
     ReviewState.has_issues: "hasIssues",
     ReviewState.rejected: "rejected",
 }
-_SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
-
-
-# --- writers ---------------------------------------------------------------------------------
-
-
-class _CsvTables:
-    """One CSV file per table in a temporary directory, zipped at the end."""
-
-    def __init__(self, tables: Sequence[Table], workdir: Path) -> None:
-        self.files: list[tuple[Table, Path, IO[str]]] = []
-        self.writers = []
-        for i, table in enumerate(tables):
-            path = workdir / f"{i}.csv"
-            handle = path.open("w", newline="", encoding="utf-8")
-            writer = csv.writer(handle)
-            writer.writerow(headers(table))
-            self.files.append((table, path, handle))
-            self.writers.append(writer)
-
-    def add(self, index: int, values: list[Any]) -> None:
-        self.writers[index].writerow(values)
-
-    def finish(self, archive: zipfile.ZipFile) -> None:
-        for table, path, handle in self.files:
-            handle.close()
-            archive.write(path, f"{_safe_name(table.name)}.csv")
-
-
-class _XlsxTables:
-    """A write-only workbook with one sheet per table."""
-
-    def __init__(self, tables: Sequence[Table]) -> None:
-        self.book = Workbook(write_only=True)
-        self.sheets: list[WriteOnlyWorksheet] = []
-        used: set[str] = set()
-        for table in tables:
-            sheet = self.book.create_sheet(_sheet_title(table, used))
-            sheet.append(headers(table))
-            self.sheets.append(sheet)
-
-    def add(self, index: int, values: list[Any]) -> None:
-        sheet = self.sheets[index]
-        sheet.append([_xlsx_value(sheet, v) for v in values])
-
-    def save(self, path: Path) -> None:
-        self.book.save(path)
-
-
-def _xlsx_value(sheet: WriteOnlyWorksheet, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value.startswith("="):
-        # openpyxl would store this as a formula; an answer is text, never code to run.
-        text_cell = WriteOnlyCell(sheet, value)
-        text_cell.data_type = "s"
-        return text_cell
-    return value
-
-
-def _sheet_title(table: Table, used: set[str]) -> str:
-    base = _SHEET_UNSAFE.sub("-", table.relative.rsplit("/", 1)[-1] or table.name)[:31] or "data"
-    title, n = base, 1
-    while title.lower() in used:
-        n += 1
-        title = f"{base[: 31 - len(str(n)) - 1]}-{n}"
-    used.add(title.lower())
-    return title
-
-
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -164,7 +85,7 @@ class ExportResult:
 
 def export_filename(form: Form, fmt: str, with_attachments: bool) -> tuple[str, str]:
     """The download's file name and content type."""
-    stem = _safe_name(form.xml_form_id)
+    stem = safe_name(form.xml_form_id)
     if fmt == "xlsx" and not with_attachments:
         return (
             f"{stem}.xlsx",
@@ -204,8 +125,8 @@ def build_export(
     part = out_path.with_name(out_path.name + ".part")
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".export-") as work:
         workdir = Path(work)
-        sink: _CsvTables | _XlsxTables = (
-            _CsvTables(tables, workdir) if fmt == "csv" else _XlsxTables(tables)
+        sink: CsvTables | XlsxTables = (
+            CsvTables(tables, workdir) if fmt == "csv" else XlsxTables(tables)
         )
         zipped = fmt == "csv" or with_attachments
         archive = zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) if zipped else None
@@ -220,13 +141,13 @@ def build_export(
                 done += len(chunk)
                 if progress is not None and total:
                     progress(min(done / total, 1.0))
-            if isinstance(sink, _CsvTables):
+            if isinstance(sink, CsvTables):
                 assert archive is not None
                 sink.finish(archive)
             elif archive is not None:
                 book = workdir / "book.xlsx"
                 sink.save(book)
-                archive.write(book, f"{_safe_name(form.xml_form_id)}.xlsx")
+                archive.write(book, f"{safe_name(form.xml_form_id)}.xlsx")
             else:
                 sink.save(part)
         finally:
@@ -295,7 +216,7 @@ def _chunks(session: Session, filters: SubmissionFilter) -> Iterator[list[_Sub]]
 
 
 def _write_chunk(
-    session: Session, chunk: list[_Sub], tables: Sequence[Table], sink: _CsvTables | _XlsxTables
+    session: Session, chunk: list[_Sub], tables: Sequence[Table], sink: CsvTables | XlsxTables
 ) -> None:
     ids = [s.id for s in chunk]
     rows: dict[int, dict[str, list[SubmissionRow]]] = defaultdict(lambda: defaultdict(list))
@@ -402,7 +323,7 @@ def _add_media(
     for name, sha in files:
         # Collect names files by the time they were taken, so names rarely repeat; where one
         # does, the first file is kept, as the CSV cells only hold the name.
-        arcname = f"media/{_safe_name(name)}"
+        arcname = f"media/{safe_name(name)}"
         if arcname in written or not blobs.exists(sha):
             continue
         written.add(arcname)
