@@ -1,12 +1,21 @@
 """The receiver's own CPU per submission, without gunicorn, wrk or the network.
 
-    python bench/ingest/inprocess.py [--requests 3000] [--profile]
+    python bench/ingest/inprocess.py [--requests 3000] [--rounds 5] [--profile]
 
-Sets up what bench/ingest/run.py sets up, then posts `--requests` submissions through Flask's
-test client in this process (after 200 to warm the caches) and prints the process CPU time and
-the wall time per request (the wall time includes PostgreSQL's insert and commit; the CPU time
-is this process's, wake-up thread included). `--profile` then prints cProfile's top functions
-by CPU time over 1,000 more requests.
+Sets up what bench/ingest/run.py sets up, builds the real app and the bare endpoint
+(bench/ingest/bare_app.py) in this process and calls each as gunicorn calls it: the WSGI app
+with the environ gunicorn builds for one of wrk's requests (the same multipart body, the same
+Basic credentials, a fresh instanceID each). After 300 calls of each to warm the caches, it
+alternates rounds of `--requests / --rounds` calls of the real app and of the bare endpoint and
+prints the median CPU time per call of each (this process's: the receiver's wake-up thread
+included; PostgreSQL's time is its own process's), what the receiver adds to the bare endpoint
+and the ratio of the two.
+
+One request at a time and counted in CPU time, this is steadier than a wrk run on a shared
+machine, and so the measure to compare two versions of the receiver by. It leaves out what
+concurrency adds under load (thread switches, the interpreter lock, PostgreSQL on the same two
+cores): bench/ingest/cpu.py measures that. `--profile` then prints cProfile's top functions by
+CPU time over 1,000 more requests of the real app.
 """
 
 from __future__ import annotations
@@ -14,69 +23,136 @@ from __future__ import annotations
 import argparse
 import base64
 import cProfile
+import io
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.ingest import run as bench
 
-BOUNDARY = "dmipbench"
+BOUNDARY = "----dmipbenchboundary7MA4YWxkTrZu0gW"  # submit.lua's
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+def environ_factory() -> Callable[[], dict[str, Any]]:
+    """A new environ per call, as gunicorn would build it for one of submit.lua's requests."""
+    template = bench.submission_template()
+    credentials = base64.b64encode(f"{bench.USERNAME}:{bench.PASSWORD}".encode()).decode()
+
+    def environ() -> dict[str, Any]:
+        xml = template.replace("INSTANCE_ID", f"uuid:{uuid.uuid4()}")
+        body = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+            f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n{xml}\r\n'
+            f"--{BOUNDARY}--\r\n"
+        ).encode()
+        return {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "/submission",
+            "QUERY_STRING": "",
+            "RAW_URI": "/submission",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SERVER_SOFTWARE": "gunicorn/23.0.0",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "40000",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "HTTP_AUTHORIZATION": f"Basic {credentials}",
+            "HTTP_X_OPENROSA_VERSION": "1.0",
+            "CONTENT_TYPE": f"multipart/form-data; boundary={BOUNDARY}",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+
+    return environ
+
+
+def caller(app: WsgiApp, environ: Callable[[], dict[str, Any]]) -> Callable[[], None]:
+    """One request through `app`, its body read to the end and closed as a server would."""
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        if not status.startswith("201"):
+            raise RuntimeError(f"expected 201, got {status}")
+
+    def call() -> None:
+        body = app(environ(), start_response)
+        try:
+            b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return call
+
+
+def cpu_per_call(call: Callable[[], None], count: int) -> float:
+    """Microseconds of this process's CPU per call, over `count` calls."""
+    started = time.process_time()
+    for _ in range(count):
+        call()
+    return (time.process_time() - started) / count * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=3000, help="of each app, in all")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-inproc-") as tmp:
         env = bench.server_env(url, Path(tmp) / "data")
         bench.prepare(env)
         os.environ.update(env)
-        from server.app import create_app
+        from bench.ingest.bare_app import app as bare_app
+        from server.app import create_app, prepare_for_requests
         from server.openrosa.deps import wakeups
         from server.settings import Settings
 
         app = create_app(Settings.from_env())
-        client = app.test_client()
-        auth = base64.b64encode(f"{bench.USERNAME}:{bench.PASSWORD}".encode()).decode()
-        template = bench.submission_template()
-        headers = {
-            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-            "Authorization": "Basic " + auth,
-            "X-OpenRosa-Version": "1.0",
-        }
-
-        def post() -> None:
-            xml = template.replace("INSTANCE_ID", f"uuid:{uuid.uuid4()}")
-            body = (
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
-                f'filename="s.xml"\r\nContent-Type: text/xml\r\n\r\n{xml}\r\n--{BOUNDARY}--\r\n'
-            ).encode()
-            response = client.post("/submission", data=body, headers=headers)
-            assert response.status_code == 201, response.data
-
-        for _ in range(200):
-            post()
-        cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(args.requests):
-            post()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        prepare_for_requests(app)
+        environ = environ_factory()
+        real, bare = caller(app, environ), caller(bare_app, environ)
+        for _ in range(300):
+            real()
+            bare()
+        per_round = max(args.requests // args.rounds, 1)
+        times: dict[str, list[float]] = {"real": [], "bare": []}
+        for _ in range(args.rounds):
+            times["real"].append(cpu_per_call(real, per_round))
+            times["bare"].append(cpu_per_call(bare, per_round))
+        real_us, bare_us = statistics.median(times["real"]), statistics.median(times["bare"])
         print(
-            f"{args.requests} submissions: {cpu / args.requests * 1000:.3f} ms CPU and "
-            f"{wall / args.requests * 1000:.3f} ms wall per request"
+            f"{per_round} x {args.rounds} requests each: real {real_us:.0f} us CPU per request, "
+            f"bare {bare_us:.0f} us, the receiver adds {real_us - bare_us:.0f} us "
+            f"(bare / real {bare_us / real_us:.2f})"
         )
+        print("  rounds, real:", ", ".join(f"{t:.0f}" for t in times["real"]))
+        print("  rounds, bare:", ", ".join(f"{t:.0f}" for t in times["bare"]))
         if args.profile:
             # CPU time, not wall time: waits on PostgreSQL are not the receiver's cost.
             profile = cProfile.Profile(time.process_time)
             profile.enable()
             for _ in range(1000):
-                post()
+                real()
             profile.disable()
             pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         with app.app_context():
