@@ -50,6 +50,21 @@ def test_sign_in_sets_a_hardened_cookie_and_sign_out_ends_it(app: Flask, users: 
     assert client.get("/").status_code == 302
 
 
+def test_cookieless_protocol_requests_get_no_cookie_and_pages_vary_on_it(
+    app: Flask, users: dict
+) -> None:
+    # Collect's requests never touch the session: no cookie is set and caches need not vary.
+    listed = app.test_client().get("/formList", auth=("admin", PASSWORD))
+    assert listed.status_code == 200
+    assert "Set-Cookie" not in listed.headers
+    assert "Cookie" not in listed.headers.get("Vary", "")
+    # A page that uses the session (its CSRF token lives there) sets it and varies on it.
+    page = app.test_client().get("/login")
+    assert page.status_code == 200
+    assert "dmip_session=" in page.headers["Set-Cookie"]
+    assert "Cookie" in page.headers["Vary"]
+
+
 def test_cookie_is_secure_over_https(app: Flask, users: dict) -> None:
     client = app.test_client()
     page = client.get("/login", base_url="https://dmip.example.org").text

@@ -7,8 +7,8 @@ store to clean.
 
 from __future__ import annotations
 
-from flask import Flask, Request, g, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from server.models import User
 
@@ -25,10 +25,22 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         # No cookie (ODK Collect's submissions, a first visit): an empty session, without
-        # building the signing serializer, which cost the receiver about 60 us a request.
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # building the signing serializer, which cost the receiver about 60 us a request, or
+        # parsing a Cookie header there is not.
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ
+            or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        # A request that never touched its empty session (every request from Collect) has no
+        # cookie to set or delete and nothing to vary on: skip working out the cookie's
+        # attributes, which Flask does first.
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
 
 
 def sign_in(user: User) -> None:
