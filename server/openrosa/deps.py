@@ -1,23 +1,25 @@
-"""Per-app objects the OpenRosa handlers share: the blob store and the caches."""
+"""Per-app objects the OpenRosa handlers share: the blob store and the caches.
+
+They live together in one `Receiver`, found once per request: each look-up through Flask's
+`current_app` proxy costs about as much as a dictionary of them, and the receiver used to make
+eight such look-ups per submission.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
+from server.app import EXTENSION, AppState
 from server.auth.cache import TtlCache
 from server.group_commit import GroupCommit
 from server.openrosa.form_cache import FormCache
 from server.openrosa.wakeups import WakeUps
 from server.services.blobs import BlobStore
 
-_BLOBS = "dmip.openrosa.blobs"
-_FORMS = "dmip.openrosa.form_cache"
-_PLACES = "dmip.openrosa.place_cache"
-_WAKEUPS = "dmip.openrosa.wakeups"
-_INSERTS = "dmip.openrosa.inserts"
+_RECEIVER = "dmip.openrosa.receiver"
 # Org units change a few times a year (a new sub-county); a unit re-parented is seen by every
 # web process within this many seconds.
 PLACE_TTL = 30.0
@@ -33,64 +35,60 @@ class Place:
     path: str
 
 
-def blob_store() -> BlobStore:
-    store = current_app.extensions.get(_BLOBS)
-    if store is None:
-        from server.app import state
+@dataclass(frozen=True)
+class Receiver:
+    """What the OpenRosa handlers of one app share within a process."""
 
-        store = current_app.extensions.setdefault(
-            _BLOBS, BlobStore(state().settings.attachments_dir)
-        )
-    return store
+    state: AppState
+    blobs: BlobStore
+    forms: FormCache
+    # Org units by code; only units that exist are remembered, so a new one is seen at once.
+    places: TtlCache[str, Place]
+    # The queue of PROCESS_SUBMISSION tasks to publish, sent by the app's task sender.
+    wakeups: WakeUps
+    # New submission rows of this process's concurrent requests, one INSERT per group
+    # (PostgreSQL; None on SQLite, where every writer waits for the one lock anyway).
+    inserts: GroupCommit[dict[str, Any], int | None] | None
+
+
+def receiver(app: Flask | None = None) -> Receiver:
+    """The current app's `Receiver` (made at first use)."""
+    if app is None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    found: Receiver | None = app.extensions.get(_RECEIVER)
+    if found is None:
+        found = app.extensions.setdefault(_RECEIVER, _new_receiver(app.extensions[EXTENSION]))
+    return found
+
+
+def _new_receiver(app_state: AppState) -> Receiver:
+    from server.services.ingest_insert import insert_new_rows_held
+    from server.task_queue import PROCESS_SUBMISSION
+
+    inserts = None
+    if not app_state.settings.is_sqlite:
+        # The database is looked up at each write: tests swap the app's database.
+        inserts = GroupCommit(lambda rows: insert_new_rows_held(app_state.db.held_connection, rows))
+    return Receiver(
+        state=app_state,
+        blobs=BlobStore(app_state.settings.attachments_dir),
+        forms=FormCache(),
+        places=TtlCache(PLACE_TTL),
+        wakeups=WakeUps(
+            lambda ids: app_state.tasks.send(PROCESS_SUBMISSION, ids),
+            app_state.settings.worker_batch,
+        ),
+        inserts=inserts,
+    )
+
+
+def blob_store() -> BlobStore:
+    return receiver().blobs
 
 
 def form_cache() -> FormCache:
-    cache = current_app.extensions.get(_FORMS)
-    if cache is None:
-        cache = current_app.extensions.setdefault(_FORMS, FormCache())
-    return cache
-
-
-def place_cache() -> TtlCache[str, Place]:
-    """Org units by code; only units that exist are remembered, so a new one is seen at once."""
-    cache = current_app.extensions.get(_PLACES)
-    if cache is None:
-        cache = current_app.extensions.setdefault(_PLACES, TtlCache(PLACE_TTL))
-    return cache
+    return receiver().forms
 
 
 def wakeups() -> WakeUps:
-    """The queue of PROCESS_SUBMISSION tasks to publish, sent by the app's task sender."""
-    found = current_app.extensions.get(_WAKEUPS)
-    if found is None:
-        from server.app import state
-        from server.task_queue import PROCESS_SUBMISSION
-
-        app_state = state()
-        found = current_app.extensions.setdefault(
-            _WAKEUPS,
-            WakeUps(
-                lambda ids: app_state.tasks.send(PROCESS_SUBMISSION, ids),
-                app_state.settings.worker_batch,
-            ),
-        )
-    return found
-
-
-def new_row_inserts() -> GroupCommit[dict[str, Any], int | None] | None:
-    """New submission rows of this process's concurrent requests, one INSERT per group
-    (PostgreSQL; None on SQLite, where every writer waits for the one lock anyway)."""
-    found = current_app.extensions.get(_INSERTS, False)
-    if found is False:
-        from server.app import state
-        from server.services.ingest_insert import insert_new_rows_held
-
-        app_state = state()
-        found = None
-        if not app_state.settings.is_sqlite:
-            # The database is looked up at each write: tests swap the app's database.
-            found = GroupCommit(
-                lambda rows: insert_new_rows_held(app_state.db.held_connection, rows)
-            )
-        found = current_app.extensions.setdefault(_INSERTS, found)
-    return found
+    return receiver().wakeups

@@ -12,25 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response, request
+from flask import Request, Response, request
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from server.app import db_session, open_db_session, state
+from server.app import db_session, open_db_session
 from server.auth import require_user
 from server.auth.access import principal_can_fill, principal_in_scope
 from server.auth.http import principal_cache, require_principal
 from server.auth.principal import Principal
 from server.models import OrgUnit
 from server.models.forms import VersionState
-from server.openrosa.deps import (
-    Place,
-    blob_store,
-    form_cache,
-    new_row_inserts,
-    place_cache,
-    wakeups,
-)
+from server.openrosa.deps import Place, Receiver, receiver
 from server.openrosa.documents import openrosa_response
 from server.openrosa.form_cache import FormTarget
 from server.openrosa.responses import xml_response
@@ -56,13 +49,16 @@ RECEIVED = openrosa_response("Thank you. The submission was received.", "submit_
 
 
 def submission() -> Response:
-    if request.method != "POST":
+    # The request itself rather than Flask's proxy to it: each attribute read through the
+    # proxy costs a context look-up, and a submission reads a dozen.
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    if req.method != "POST":
         require_user()
         # Collect sends HEAD first, to be challenged and to learn the size limit (a header
         # every answer of this endpoint carries: responses.add_protocol_headers).
         return Response(status=204)
     principal = require_principal()
-    if request.mimetype != "multipart/form-data":
+    if req.mimetype != "multipart/form-data":
         raise bad_request(
             "submission.not_multipart",
             "A submission must be sent as multipart/form-data with an xml_submission_file part.",
@@ -70,23 +66,25 @@ def submission() -> Response:
     # The app's form-memory limit bounds non-file fields. It must stay well above werkzeug's
     # 64 KiB read size: the multipart decoder refuses a read when its carried-over buffer plus
     # the new data exceed it, which binary attachments (photos) would otherwise trip.
-    parts = parse_multipart(request, state().settings.uploads_dir, request.max_form_memory_size)
+    rx = receiver()
+    parts = parse_multipart(req, rx.state.settings.uploads_dir, req.max_form_memory_size)
+    device_id = (req.args.get("deviceID") or "")[:255] or None
     try:
         try:
-            result = _accept(principal, parts)
+            result = _accept(rx, principal, parts, device_id)
         except StaleSubmitter:
             # The cached snapshot of the user is out of date (a password change or a
             # deactivation a moment ago): authenticate from the database and start over.
             principal_cache().forget(principal.username)
             principal = require_principal(fresh=True)
             parts.rewind()
-            result = _accept(principal, parts)
+            result = _accept(rx, principal, parts, device_id)
     finally:
         parts.close()
     if result.needs_processing:
         # After commit, from a background thread; if the broker is away that logs and the
         # sweeper re-sends later.
-        wakeups().add(result.submission_id)
+        rx.wakeups.add(result.submission_id)
     # No Location header: the stored submission has no URL of its own here, and a 201 without
     # one names the request's target as what was created (RFC 9110), all that a Location of
     # /submission said. Collect reads Location only on HEAD's 204, as a redirect; every 201
@@ -153,14 +151,16 @@ def _attachment_name(field_name: str, storage: FileStorage) -> str:
     return name
 
 
-def _accept(principal: Principal, parts: Multipart) -> IngestResult:
+def _accept(
+    rx: Receiver, principal: Principal, parts: Multipart, device_id: str | None
+) -> IngestResult:
     pieces = _read_parts(parts)
     try:
         root = parse(pieces.xml)
         meta = read_meta(root)
     except (XmlError, MetaError) as exc:
         raise bad_request(exc.code, exc.message) from None
-    target, version_id = _target(meta)
+    target, version_id = _target(rx, meta)
     if not principal_can_fill(principal, target):
         raise forbidden(
             "submission.form_forbidden",
@@ -170,7 +170,7 @@ def _accept(principal: Principal, parts: Multipart) -> IngestResult:
     location = deepest_location(root, target.location_fields)
     if location is not None:
         _level, code = location
-        place = _place(code)
+        place = _place(rx, code)
         if place is not None:
             if not principal_in_scope(principal, place.path):
                 raise forbidden(
@@ -190,18 +190,18 @@ def _accept(principal: Principal, parts: Multipart) -> IngestResult:
         attachments=pieces.attachments,
         incomplete=pieces.incomplete,
         # Collect names itself in the query string ("collect:abc..."); the column holds 255.
-        device_id=(request.args.get("deviceID") or "")[:255] or None,
+        device_id=device_id,
         org_unit_id=org_unit_id,
         submitter_credentials_version=principal.credentials_version,
     )
     # The session is made only if needed: a new submission is stored by one shared INSERT
     # (and one that cache misses opened gives its connection back before that INSERT).
     session = open_db_session() or db_session
-    return ingest_submission(session, blob_store(), incoming, new_row_inserts())
+    return ingest_submission(session, rx.blobs, incoming, rx.inserts)
 
 
-def _place(code: str) -> Place | None:
-    cache = place_cache()
+def _place(rx: Receiver, code: str) -> Place | None:
+    cache = rx.places
     place = cache.get(code)
     if place is None:
         row = (
@@ -215,8 +215,8 @@ def _place(code: str) -> Place | None:
     return place
 
 
-def _target(meta: SubmissionMeta) -> tuple[FormTarget, int]:
-    target = form_cache().get(db_session, meta.xml_form_id, meta.version)
+def _target(rx: Receiver, meta: SubmissionMeta) -> tuple[FormTarget, int]:
+    target = rx.forms.get(db_session, meta.xml_form_id, meta.version)
     if target is None:
         raise not_found(
             "submission.form_unknown",

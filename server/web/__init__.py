@@ -79,9 +79,10 @@ def init_web(app: Flask) -> None:
 
     @app.before_request
     def _check_csrf() -> None:
-        if request.method not in UNSAFE_METHODS or request.routing_exception is not None:
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one look-up
+        if req.method not in UNSAFE_METHODS or req.routing_exception is not None:
             return  # an unknown URL or method gets its own 404/405, not a CSRF refusal
-        if request.blueprint in CSRF_EXEMPT_BLUEPRINTS or request.path.startswith("/api/"):
+        if req.blueprint in CSRF_EXEMPT_BLUEPRINTS or req.path.startswith("/api/"):
             return
         csrf.protect()
 
