@@ -16,6 +16,12 @@ machine, and so the measure to compare two versions of the receiver by. It leave
 concurrency adds under load (thread switches, the interpreter lock, PostgreSQL on the same two
 cores): bench/ingest/cpu.py measures that. `--profile` then prints cProfile's top functions by
 CPU time over 1,000 more requests of the real app.
+
+Then it processes the submissions the rounds stored as the worker does (`workers/ingest.py`
+`process_batch`, in batches of DMIP_WORKER_BATCH, 50 by default, one transaction each) and
+prints the worker's CPU per submission beside the receiver's: on a two-core machine the worker
+shares the cores with the web processes, so what it spends is taken from ingest under load.
+`--profile-worker` prints cProfile's top functions of that (the first 1,000 submissions).
 """
 
 from __future__ import annotations
@@ -117,6 +123,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="of each app, in all")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-worker", action="store_true")
     args = parser.parse_args()
     with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-inproc-") as tmp:
         env = bench.server_env(url, Path(tmp) / "data")
@@ -157,6 +164,39 @@ def main() -> None:
             pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         with app.app_context():
             wakeups().flush()
+        worker_us, processed = worker_cpu_per_submission(args.profile_worker)
+        print(
+            f"worker: {worker_us:.0f} us CPU per submission, {processed} submissions in batches "
+            f"of {Settings.from_env().worker_batch} (the receiver: {real_us:.0f} us; worker / "
+            f"receiver {worker_us / real_us:.2f})"
+        )
+
+
+def worker_cpu_per_submission(profile: bool) -> tuple[float, int]:
+    """Process every waiting submission as the worker's tasks do; this process's CPU per
+    submission (PostgreSQL's time is its own process's) and how many there were."""
+    from workers import ingest, runtime
+
+    database, batch = runtime.database(), runtime.settings().worker_batch
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    done, started = 0, time.process_time()
+    while True:
+        if profiler is not None and done >= 1000:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            profiler = None
+        elif profiler is not None:
+            profiler.enable()
+        with database.session() as session:
+            outcomes = ingest.process_batch(session, [], batch)
+        if profiler is not None:
+            profiler.disable()
+        if not outcomes:
+            break
+        done += len(outcomes)
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    return (time.process_time() - started) / max(done, 1) * 1e6, done
 
 
 if __name__ == "__main__":

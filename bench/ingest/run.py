@@ -53,6 +53,8 @@ USERNAME, PASSWORD = "bench_enumerator", "bench-password-1"
 DISTRICT = "UG-101"
 # Unset: as many as server/gunicorn_conf.py starts in production.
 GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "")
+# A line of gunicorn's access log: host, ident, user, [time], "request".
+ACCESS_LINE = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "')
 
 
 def free_port() -> int:
@@ -379,8 +381,14 @@ def main() -> None:
                 results["sustained"] = sustained(url, real_port, env, logs, args.sustained)
             if args.big_mb:
                 results["big_upload"] = big(real_server.pid, real_port, args.big_mb)
-        if (logs / "real.log").stat().st_size:
-            print("server log (tail):", (logs / "real.log").read_text()[-2000:], file=sys.stderr)
+        # The server's own messages (warnings, tracebacks); the access log's lines are noise here.
+        messages = [
+            line
+            for line in (logs / "real.log").read_text().splitlines()
+            if not ACCESS_LINE.match(line)
+        ]
+        if messages:
+            print("server log (tail):", *messages[-30:], sep="\n", file=sys.stderr)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
