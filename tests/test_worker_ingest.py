@@ -166,6 +166,48 @@ def test_a_batch_takes_its_own_submission_first_then_the_oldest_waiting(
     assert _state(database, ids[3])[0].processing_status is ProcessingStatus.received
 
 
+OTHER_FORM = """
+| survey |
+| | type | name | label | required |
+| | text | pupils | Pupils (as text here) | yes |
+| settings |
+| | form_id | version |
+| | other | 7 |
+"""
+
+
+def test_a_batch_checks_each_submission_against_its_own_form_version(
+    database: Database,
+) -> None:
+    """One batch, two forms: "many" pupils is wrong for the mini form (an integer) and right
+    for the other one (text)."""
+    with database.session() as session:
+        mini, other = add_form(session), add_form(session, OTHER_FORM)
+        other_xml = b'<data id="other" version="7"><pupils>many</pupils>'
+        ids = [
+            add_submission(session, mini, mini_xml("uuid:m1", "many"), "uuid:m1"),
+            add_submission(
+                session,
+                other,
+                other_xml + b"<meta><instanceID>uuid:o1</instanceID></meta></data>",
+                "uuid:o1",
+            ),
+            add_submission(session, mini, mini_xml("uuid:m2", "12"), "uuid:m2"),
+        ]
+    with database.session() as session:
+        outcomes = process_batch(session, ids, 10)
+    assert outcomes == {
+        ids[0]: Outcome.failed,
+        ids[1]: Outcome.processed,
+        ids[2]: Outcome.processed,
+    }
+    assert _state(database, ids[0])[0].failure_reason == "pupils: 'many' is not a whole number"
+    assert [r.data for r in _state(database, ids[1])[1]] == [
+        {"pupils": "many", "meta/instanceID": "uuid:o1"}
+    ]
+    assert [r.data["pupils"] for r in _state(database, ids[2])[1] if r.repeat_path == ""] == [12]
+
+
 def test_a_batch_leaves_rows_someone_else_holds(settings: Settings) -> None:
     """A worker never waits on another's batch: locked rows are skipped, its own included,
     and the task then waits for its own (workers/tasks.py) and finds it done or still due."""

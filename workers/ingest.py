@@ -45,7 +45,9 @@ def process_submission(session: Session, submission_id: int) -> Outcome:
         log.info("submission %s is already %s", submission_id, submission.processing_status.value)
         return Outcome.skipped
     session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id == submission.id))
-    outcome = _process(session, submission)
+    outcome = _process(
+        session, submission, _specs(session, [submission])[submission.form_version_id]
+    )
     aggregates.submission_processed(session, submission)
     return outcome
 
@@ -93,23 +95,41 @@ def process_batch(
         .with_for_update(skip_locked=True)
     )
     batch = list(session.scalars(query))
-    if batch:  # rows a failed earlier attempt left behind
-        ids = [sub.id for sub in batch]
-        session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id.in_(ids)))
-    outcomes = {sub.id: _process(session, sub) for sub in batch}
-    if batch:
-        aggregates.submissions_processed(session, batch)
-        log.info("processed a batch of %d submissions", len(batch))
+    if not batch:
+        return {}
+    # Rows a failed earlier attempt left behind.
+    ids = [sub.id for sub in batch]
+    session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id.in_(ids)))
+    specs = _specs(session, batch)
+    outcomes = {sub.id: _process(session, sub, specs[sub.form_version_id]) for sub in batch}
+    aggregates.submissions_processed(session, batch)
+    log.info("processed a batch of %d submissions", len(batch))
     return outcomes
 
 
-def _process(session: Session, submission: Submission) -> Outcome:
-    """Validate and flatten one locked, waiting submission (its old rows already deleted) and
-    record the outcome."""
-    version = session.get(FormVersion, submission.form_version_id)
-    form = session.get(Form, submission.form_id)
-    assert version is not None and form is not None  # foreign keys guarantee both
-    spec = FormSpec(form.xml_form_id, version.version, version.schema)
+def _specs(session: Session, submissions: Iterable[Submission]) -> dict[int, FormSpec]:
+    """What the submissions' form versions check them against, by form version id, in one
+    query of the columns it needs.
+
+    Once per batch, not per submission: loading each submission's FormVersion and Form cost a
+    query that also fetched the version's XForm and XLSForm, and, as the loaded objects were
+    dropped in between, each such query first flushed the previous submission's changes on
+    their own rather than the batch's at once (two thirds of a batch's time, in process)."""
+    version_ids = {sub.form_version_id for sub in submissions}
+    query = (
+        select(FormVersion.id, Form.xml_form_id, FormVersion.version, FormVersion.schema)
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(FormVersion.id.in_(version_ids))
+    )
+    return {
+        version_id: FormSpec(xml_form_id, version, schema)
+        for version_id, xml_form_id, version, schema in session.execute(query)
+    }
+
+
+def _process(session: Session, submission: Submission, spec: FormSpec) -> Outcome:
+    """Validate and flatten one locked, waiting submission (its old rows already deleted)
+    against its form version's `spec` and record the outcome."""
     submission_id = submission.id
     try:
         result = process(submission.xml, spec)
