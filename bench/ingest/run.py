@@ -13,9 +13,12 @@ and p99 with it) and the ratio of the two. Every wrk run opens new connections, 
 keeps each in the process that accepted it: now and then one process takes most of them, and
 that run measures one process instead of the server (BENCHMARKS.md: in one run of three, or
 two). That only ever lowers a rate, for either endpoint, so the fastest of a few runs is the
-server's rate, as timeit takes the fastest of its repeats. With a Celery worker
-running it also reports the sustained rate (accepted and processed over --sustained seconds),
-and streams a 100 MB attachment to measure the web process's memory growth.
+server's rate, as timeit takes the fastest of its repeats. The bursts run without the worker
+unless `--burst-worker` says otherwise: then the worker (2 processes and beat) processes what
+the real endpoint stores while it stores it, on the same two cores, and every run starts with
+nothing left to process. With a Celery worker running it then reports the sustained rate
+(accepted and processed over --sustained seconds), and streams a 100 MB attachment to measure
+the web process's memory growth.
 """
 
 from __future__ import annotations
@@ -329,6 +332,11 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=3, help="seconds of load before measuring")
     parser.add_argument("--sustained", type=int, default=60, help="seconds; 0 skips it")
     parser.add_argument("--big-mb", type=int, default=100, help="attachment size; 0 skips it")
+    parser.add_argument(
+        "--burst-worker",
+        action="store_true",
+        help="run the bursts with the worker running too (drained before each run)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -351,10 +359,22 @@ def main() -> None:
             wait_http(bare_port)
             warm(bare_port, env, args.warm)
             warm(real_port, env, args.warm)
+            burst_worker = contextlib.ExitStack()
+            if args.burst_worker:
+                burst_worker.enter_context(
+                    process(worker_command(logs), worker_env(env), logs / "burst-worker.log")
+                )
+                results["burst_worker"] = True
             for c in [int(x) for x in args.connections.split(",")]:
                 runs: dict[str, list[dict]] = {"bare": [], "real": []}
                 for _ in range(max(args.repeat, 1)):
+                    # With the worker running, each run starts with nothing left to process:
+                    # what the real runs leave is the worker's work, not the next bare run's.
+                    if args.burst_worker:
+                        drain(url, 900)
                     runs["bare"].append(run_wrk(bare_port, c, args.duration, env))
+                    if args.burst_worker:
+                        drain(url, 900)
                     runs["real"].append(run_wrk(real_port, c, args.duration, env))
                 bare, real = fastest_run(runs["bare"]), fastest_run(runs["real"])
                 rows.append(
@@ -376,6 +396,7 @@ def main() -> None:
                 if len(runs["real"]) > 1:
                     rates = {k: ", ".join(f"{r['rate']:.0f}" for r in v) for k, v in runs.items()}
                     print(f"     runs/s: real {rates['real']} | bare {rates['bare']}", flush=True)
+            burst_worker.close()
             results["burst"] = rows
             if args.sustained:
                 results["sustained"] = sustained(url, real_port, env, logs, args.sustained)
@@ -394,9 +415,9 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=2))
 
 
-def sustained(url: str, port: int, env: dict[str, str], logs: Path, seconds: int) -> dict:
-    before_done = count(url, "processed")
-    worker = [
+def worker_command(logs: Path) -> list[str]:
+    """The production worker: 2 processes, with beat."""
+    return [
         sys.executable,
         "-m",
         "celery",
@@ -409,25 +430,34 @@ def sustained(url: str, port: int, env: dict[str, str], logs: Path, seconds: int
         "--loglevel=INFO",
         "--concurrency=2",
     ]
+
+
+def worker_env(env: dict[str, str]) -> dict[str, str]:
     # As in production, beat runs the sweeper, which re-sends any lost wake-up call.
-    env = {**env, "DMIP_SWEEP_INTERVAL": "5", "DMIP_SWEEP_GRACE": "5"}
+    return {**env, "DMIP_SWEEP_INTERVAL": "5", "DMIP_SWEEP_GRACE": "5"}
+
+
+def drain(url: str, limit: float) -> float:
+    """Wait (at most `limit` seconds) until no submission is left to process; seconds waited."""
+    started = time.monotonic()
+    while count(url, "received") and time.monotonic() - started < limit:
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def sustained(url: str, port: int, env: dict[str, str], logs: Path, seconds: int) -> dict:
+    before_done = count(url, "processed")
     print("sustained: draining the burst backlog first", flush=True)
-    with process(worker, env, logs / "worker.log"):
+    with process(worker_command(logs), worker_env(env), logs / "worker.log"):
         # Drain what the burst runs left behind first, so the window measures a steady state.
-        drain_start = time.monotonic()
-        while count(url, "received") and time.monotonic() - drain_start < 900:
-            time.sleep(0.5)
-        backlog_s = time.monotonic() - drain_start
+        backlog_s = drain(url, 900)
         before = count(url)
         start_done = count(url, "processed")
         load = run_wrk(port, 8, seconds, env)
         accepted = count(url) - before
         processed_in_window = count(url, "processed") - start_done
         # Then give the worker time to drain what is left, to report the lag.
-        drain_start = time.monotonic()
-        while count(url, "received") and time.monotonic() - drain_start < 600:
-            time.sleep(0.5)
-        drained = time.monotonic() - drain_start
+        drained = drain(url, 600)
     result = {
         "seconds": seconds,
         "accepted": accepted,
