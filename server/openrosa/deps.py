@@ -1,8 +1,8 @@
 """Per-app objects the OpenRosa handlers share: the blob store and the caches.
 
 They live together in one `Receiver`, found once per request: each look-up through Flask's
-`current_app` proxy costs about as much as a dictionary of them, and the receiver used to make
-eight such look-ups per submission.
+`current_app` proxy costs a context-variable read and a few calls (about 1.5 us), and the
+receiver used to make one per object, eight per submission.
 """
 
 from __future__ import annotations

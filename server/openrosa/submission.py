@@ -68,6 +68,7 @@ def submission() -> Response:
     # the new data exceed it, which binary attachments (photos) would otherwise trip.
     rx = receiver()
     parts = parse_multipart(req, rx.state.settings.uploads_dir, req.max_form_memory_size)
+    # Collect names itself in the query string ("collect:abc..."); the column holds 255.
     device_id = (req.args.get("deviceID") or "")[:255] or None
     try:
         try:
@@ -189,7 +190,6 @@ def _accept(
         xml=pieces.xml,
         attachments=pieces.attachments,
         incomplete=pieces.incomplete,
-        # Collect names itself in the query string ("collect:abc..."); the column holds 255.
         device_id=device_id,
         org_unit_id=org_unit_id,
         submitter_credentials_version=principal.credentials_version,
