@@ -67,8 +67,10 @@ class Settings:
     # A submission is only swept once it has waited this long for its task.
     sweep_grace: int = 30
     # At most this many waiting submissions processed by a worker in one transaction (the
-    # aggregates are brought in line once per batch); 1 processes them one by one.
-    worker_batch: int = 50
+    # aggregates are brought in line once per batch); 1 processes them one by one. At 300
+    # submissions/s on two cores, batches of 50 fell behind and batches of 200 kept up
+    # (BENCHMARKS.md, freshness by batch size).
+    worker_batch: int = 200
     # Files of finished exports and DMIP documents are deleted this many days after they were
     # made (the job then says so); asking again makes a fresh one.
     job_file_retention_days: int = 7

@@ -18,7 +18,7 @@ cores): bench/ingest/cpu.py measures that. `--profile` then prints cProfile's to
 CPU time over 1,000 more requests of the real app.
 
 Then it processes the submissions the rounds stored as the worker does (`workers/ingest.py`
-`process_batch`, in batches of DMIP_WORKER_BATCH, 50 by default, one transaction each) and
+`process_batch`, in batches of DMIP_WORKER_BATCH, 200 by default, one transaction each) and
 prints the worker's CPU per submission beside the receiver's: on a two-core machine the worker
 shares the cores with the web processes, so what it spends is taken from ingest under load.
 `--profile-worker` prints cProfile's top functions of that (the first 1,000 submissions).
