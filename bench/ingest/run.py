@@ -359,44 +359,50 @@ def main() -> None:
             wait_http(bare_port)
             warm(bare_port, env, args.warm)
             warm(real_port, env, args.warm)
-            burst_worker = contextlib.ExitStack()
-            if args.burst_worker:
-                burst_worker.enter_context(
-                    process(worker_command(logs), worker_env(env), logs / "burst-worker.log")
-                )
-                results["burst_worker"] = True
-            for c in [int(x) for x in args.connections.split(",")]:
-                runs: dict[str, list[dict]] = {"bare": [], "real": []}
-                for _ in range(max(args.repeat, 1)):
-                    # With the worker running, each run starts with nothing left to process:
-                    # what the real runs leave is the worker's work, not the next bare run's.
-                    if args.burst_worker:
-                        drain(url, 900)
-                    runs["bare"].append(run_wrk(bare_port, c, args.duration, env))
-                    if args.burst_worker:
-                        drain(url, 900)
-                    runs["real"].append(run_wrk(real_port, c, args.duration, env))
-                bare, real = fastest_run(runs["bare"]), fastest_run(runs["real"])
-                rows.append(
-                    {
-                        "connections": c,
-                        "bare": bare,
-                        "real": real,
-                        "ratio": real["rate"] / bare["rate"] if bare["rate"] else 0.0,
-                        "runs": runs,
-                    }
-                )
-                print(
-                    f"{c:>3} clients: real {real['rate']:8.1f}/s p50 {real['p50_ms']:.1f} ms "
-                    f"p99 {real['p99_ms']:.1f} ms | bare {bare['rate']:8.1f}/s "
-                    f"p50 {bare['p50_ms']:.1f} ms p99 {bare['p99_ms']:.1f} ms | "
-                    f"ratio {rows[-1]['ratio']:.2f}",
-                    flush=True,
-                )
-                if len(runs["real"]) > 1:
-                    rates = {k: ", ".join(f"{r['rate']:.0f}" for r in v) for k, v in runs.items()}
-                    print(f"     runs/s: real {rates['real']} | bare {rates['bare']}", flush=True)
-            burst_worker.close()
+            # The worker, when asked for, runs through every burst and is stopped before the
+            # sustained phase starts its own.
+            burst_worker = (
+                process(worker_command(logs), worker_env(env), logs / "burst-worker.log")
+                if args.burst_worker
+                else contextlib.nullcontext()
+            )
+            results["burst_worker"] = args.burst_worker
+            with burst_worker:
+                for c in [int(x) for x in args.connections.split(",")]:
+                    runs: dict[str, list[dict]] = {"bare": [], "real": []}
+                    for _ in range(max(args.repeat, 1)):
+                        # With the worker running, each run starts with nothing left to process:
+                        # what the real runs leave is the worker's work, not the next bare run's.
+                        if args.burst_worker:
+                            drain(url, 900)
+                        runs["bare"].append(run_wrk(bare_port, c, args.duration, env))
+                        if args.burst_worker:
+                            drain(url, 900)
+                        runs["real"].append(run_wrk(real_port, c, args.duration, env))
+                    bare, real = fastest_run(runs["bare"]), fastest_run(runs["real"])
+                    rows.append(
+                        {
+                            "connections": c,
+                            "bare": bare,
+                            "real": real,
+                            "ratio": real["rate"] / bare["rate"] if bare["rate"] else 0.0,
+                            "runs": runs,
+                        }
+                    )
+                    print(
+                        f"{c:>3} clients: real {real['rate']:8.1f}/s p50 {real['p50_ms']:.1f} ms "
+                        f"p99 {real['p99_ms']:.1f} ms | bare {bare['rate']:8.1f}/s "
+                        f"p50 {bare['p50_ms']:.1f} ms p99 {bare['p99_ms']:.1f} ms | "
+                        f"ratio {rows[-1]['ratio']:.2f}",
+                        flush=True,
+                    )
+                    if len(runs["real"]) > 1:
+                        rates = {
+                            k: ", ".join(f"{r['rate']:.0f}" for r in v) for k, v in runs.items()
+                        }
+                        print(
+                            f"     runs/s: real {rates['real']} | bare {rates['bare']}", flush=True
+                        )
             results["burst"] = rows
             if args.sustained:
                 results["sustained"] = sustained(url, real_port, env, logs, args.sustained)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 
 from server.app import EXTENSION, AppState
 from server.auth.cache import TtlCache
@@ -51,10 +51,9 @@ class Receiver:
     inserts: GroupCommit[dict[str, Any], int | None] | None
 
 
-def receiver(app: Flask | None = None) -> Receiver:
+def receiver() -> Receiver:
     """The current app's `Receiver` (made at first use)."""
-    if app is None:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     found: Receiver | None = app.extensions.get(_RECEIVER)
     if found is None:
         found = app.extensions.setdefault(_RECEIVER, _new_receiver(app.extensions[EXTENSION]))
