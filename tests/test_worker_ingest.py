@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from server.db import Database
 from server.models import Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
 from server.settings import Settings
+from tests.fixtures.openrosa import seed_org
 from tests.test_worker_support import add_form, add_submission, mini_xml
 from workers.ingest import Outcome, process_batch, process_submission
 
@@ -164,6 +165,67 @@ def test_a_batch_takes_its_own_submission_first_then_the_oldest_waiting(
     with database.session() as session:
         assert set(process_batch(session, [ids[6], ids[5]], 2)) == {ids[6], ids[5]}
     assert _state(database, ids[3])[0].processing_status is ProcessingStatus.received
+
+
+def test_a_batch_reports_the_ids_it_was_woken_for_that_are_done_already(
+    database: Database,
+) -> None:
+    """Under load most ids of a wake-up were taken by an earlier batch: the batch says so for
+    all of them at once, and takes none of them again; an id that is not there is skipped."""
+    with database.session() as session:
+        version = add_form(session)
+        ids = [
+            add_submission(session, version, mini_xml(f"uuid:d{i}"), f"uuid:d{i}") for i in range(3)
+        ]
+    _run(database, ids[0])
+    with database.session() as session:
+        process_batch(session, [ids[1]], 1)
+    missing = ids[-1] + 1000
+    with database.session() as session:
+        outcomes = process_batch(session, [ids[0], ids[1], missing, ids[2]], 4)
+    assert outcomes == {
+        ids[0]: Outcome.skipped,
+        ids[1]: Outcome.skipped,
+        missing: Outcome.skipped,
+        ids[2]: Outcome.processed,
+    }
+    assert [_state(database, sid)[0].attempts for sid in ids] == [1, 1, 1]
+    # Nothing waiting at all: still an answer for each id.
+    with database.session() as session:
+        assert process_batch(session, ids, 4) == dict.fromkeys(ids, Outcome.skipped)
+
+
+def test_a_batch_writes_each_submission_once(settings: Settings) -> None:
+    """Outcome, cycle and `counted` flag go in one UPDATE of each row: every UPDATE of a
+    submission is a new row version in every index of the table, and there were three."""
+    database = Database(settings.database_url)
+    updates: list[int] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("UPDATE submissions"):
+            updates.append(len(parameters) if executemany else 1)
+
+    try:
+        with database.session() as session:
+            unit = seed_org(session)["S1"]
+            version = add_form(session)
+            ids = [
+                add_submission(session, version, mini_xml(f"uuid:w{i}"), f"uuid:w{i}")
+                for i in range(3)
+            ]
+            session.execute(update(Submission).values(org_unit_id=unit.id))
+        event.listen(database.engine, "before_cursor_execute", count)
+        with database.session() as session:
+            outcomes = process_batch(session, ids, 3)
+        event.remove(database.engine, "before_cursor_execute", count)
+        assert outcomes == dict.fromkeys(ids, Outcome.processed)
+        assert sum(updates) == 3
+        for sid in ids:
+            sub = _state(database, sid)[0]
+            assert (sub.processing_status, sub.counted) == (ProcessingStatus.processed, True)
+            assert sub.cycle is not None
+    finally:
+        database.dispose()
 
 
 OTHER_FORM = """

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
 from server.aggregation import store as aggregates
@@ -42,12 +43,13 @@ def process_submission(session: Session, submission_id: int) -> Outcome:
         log.warning("submission %s does not exist; nothing to process", submission_id)
         return Outcome.skipped
     if submission.processing_status != ProcessingStatus.received:
-        log.info("submission %s is already %s", submission_id, submission.processing_status.value)
+        log.debug("submission %s is already %s", submission_id, submission.processing_status.value)
         return Outcome.skipped
     session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id == submission.id))
-    outcome = _process(
-        session, submission, _specs(session, [submission])[submission.form_version_id]
-    )
+    rows: list[dict[str, Any]] = []
+    spec = _specs(session, [submission])[submission.form_version_id]
+    outcome = _process(submission, spec, rows)
+    _insert_rows(session, rows)
     aggregates.submission_processed(session, submission)
     return outcome
 
@@ -81,30 +83,57 @@ def process_batch(
     the fixed part of bringing the aggregates in line (locks, the contribution query, the
     roll-up, the upsert, the stale mark) and of the commit: a worker that takes in hand what
     is waiting pays it once per batch. The other submissions' own tasks then find them
-    processed and stop at the status check. Rows are claimed with SKIP LOCKED, so workers
-    never wait on each other's batches here; an id of `submission_ids` held by someone else
-    is not in the batch, and the caller goes on with `process_submission`, which waits for
-    it (PostgreSQL only: SQLite has one writer and no SKIP LOCKED)."""
+    processed (`_done_elsewhere`). Rows are claimed with SKIP LOCKED, so workers never wait on
+    each other's batches here; an id of `submission_ids` held by someone else is not in the
+    batch, and the caller goes on with `process_submission`, which waits for it (PostgreSQL
+    only: SQLite has one writer and no SKIP LOCKED)."""
     wanted = sorted({int(i) for i in submission_ids})
-    query = (
-        select(Submission)
-        .where(Submission.processing_status == ProcessingStatus.received)
-        # Its own submissions first, then the oldest waiting.
-        .order_by(Submission.id.in_(wanted).desc(), Submission.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    batch = list(session.scalars(query))
+    waiting = Submission.processing_status == ProcessingStatus.received
+    # Its own submissions first, by primary key, then the oldest waiting, in id order through
+    # the index of waiting ones (ix_submissions_waiting): two queries, as one ordered by "is it
+    # one of these" could use neither.
+    batch: list[Submission] = []
+    if wanted:
+        own = select(Submission).where(Submission.id.in_(wanted), waiting)
+        batch = list(session.scalars(_claim(own.order_by(Submission.id), limit)))
+    if len(batch) < limit:
+        oldest = select(Submission).where(waiting, Submission.id.not_in(wanted))
+        batch += session.scalars(_claim(oldest.order_by(Submission.id), limit - len(batch)))
+    outcomes = _done_elsewhere(session, set(wanted) - {sub.id for sub in batch})
     if not batch:
-        return {}
+        return outcomes
     # Rows a failed earlier attempt left behind.
     ids = [sub.id for sub in batch]
     session.execute(delete(SubmissionRow).where(SubmissionRow.submission_id.in_(ids)))
     specs = _specs(session, batch)
-    outcomes = {sub.id: _process(session, sub, specs[sub.form_version_id]) for sub in batch}
+    rows: list[dict[str, Any]] = []
+    outcomes |= {sub.id: _process(sub, specs[sub.form_version_id], rows) for sub in batch}
+    _insert_rows(session, rows)
     aggregates.submissions_processed(session, batch)
     log.info("processed a batch of %d submissions", len(batch))
     return outcomes
+
+
+def _claim(query: Select[tuple[Submission]], limit: int) -> Select[tuple[Submission]]:
+    return query.limit(limit).with_for_update(skip_locked=True)
+
+
+def _done_elsewhere(session: Session, ids: set[int]) -> dict[int, Outcome]:
+    """Of the wanted ids the batch did not claim, those no longer waiting (or not there):
+    skipped, in one query. Under load most of a wake-up's ids were taken by an earlier batch,
+    and waiting for each one's lock in a transaction of its own cost the worker a fifth of its
+    time. Those still waiting are held by someone else: the caller waits for them."""
+    if not ids:
+        return {}
+    waiting = set(
+        session.scalars(
+            select(Submission.id).where(
+                Submission.id.in_(ids),
+                Submission.processing_status == ProcessingStatus.received,
+            )
+        )
+    )
+    return {i: Outcome.skipped for i in ids - waiting}
 
 
 def _specs(session: Session, submissions: Iterable[Submission]) -> dict[int, FormSpec]:
@@ -127,9 +156,10 @@ def _specs(session: Session, submissions: Iterable[Submission]) -> dict[int, For
     }
 
 
-def _process(session: Session, submission: Submission, spec: FormSpec) -> Outcome:
+def _process(submission: Submission, spec: FormSpec, rows: list[dict[str, Any]]) -> Outcome:
     """Validate and flatten one locked, waiting submission (its old rows already deleted)
-    against its form version's `spec` and record the outcome."""
+    against its form version's `spec`, record the outcome and add its flattened rows to
+    `rows`, for `_insert_rows`."""
     submission_id = submission.id
     try:
         result = process(submission.xml, spec)
@@ -140,19 +170,24 @@ def _process(session: Session, submission: Submission, spec: FormSpec) -> Outcom
     submission.attempts = (submission.attempts or 0) + 1
     submission.processed_at = utcnow()
     if result.ok:
-        session.add_all(
-            SubmissionRow(
-                submission_id=submission.id,
-                repeat_path=row.repeat_path,
-                position=row.position,
-                parent_position=row.parent_position,
-                data=row.data,
-            )
+        rows.extend(
+            {
+                "submission_id": submission_id,
+                "repeat_path": row.repeat_path,
+                "position": row.position,
+                "parent_position": row.parent_position,
+                "data": row.data,
+            }
             for row in result.rows
         )
         submission.processing_status = ProcessingStatus.processed
         submission.failure_reason = None
-        log.info("submission %s processed: %d rows", submission_id, len(result.rows))
+        if not submission.cycle:
+            # Here, from the rows in hand, so that the row is updated once, not again for it.
+            top = next((row.data for row in result.rows if row.repeat_path == ""), {})
+            submission.cycle = aggregates.cycle_of_row(top, submission.received_at)
+        # One line per batch at INFO (process_batch); one per submission would be thousands.
+        log.debug("submission %s processed: %d rows", submission_id, len(result.rows))
         return Outcome.processed
     # A failed edit leaves the submission it replaces as it was; the aggregates hook still
     # runs for it, which keeps the rule in one place.
@@ -160,3 +195,12 @@ def _process(session: Session, submission: Submission, spec: FormSpec) -> Outcom
     submission.failure_reason = result.failure_reason()
     log.info("submission %s failed: %s", submission_id, result.failure_reason())
     return Outcome.failed
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert flattened rows as they are, in one statement run for all of them. Nothing reads
+    them back as objects: through the ORM each cost an object and a flush that fetched its
+    new id, and the flush one INSERT with a placeholder per value, which the database driver
+    converted anew each time, being too long to cache."""
+    if rows:
+        session.connection().execute(insert(SubmissionRow.__table__), rows)

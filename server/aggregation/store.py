@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, aliased
 from server.aggregation import catalog_source, catalog_state
 from server.aggregation.catalog_source import LoadedCatalog
 from server.db import utcnow
-from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission, SubmissionRow
+from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
 from server.models.submissions import ProcessingStatus, ReviewState
 from server.plans import staleness
 from workers.aggregate.cycles import financial_year, is_cycle
@@ -57,13 +57,21 @@ class Contribution:
 
 def eligible_condition(s: Any) -> Any:
     """The SQL condition for "counts", on a submissions table or alias `s`."""
-    successor = aliased(Submission)
     return (
         (s.processing_status == ProcessingStatus.processed)
-        & s.deleted_at.is_(None)
+        & s.cycle.is_not(None)
+        & standing_condition(s)
+    )
+
+
+def standing_condition(s: Any) -> Any:
+    """The part of "counts" that processing a submission does not change: not deleted, not
+    rejected, placed, and not superseded by a processed edit."""
+    successor = aliased(Submission)
+    return (
+        s.deleted_at.is_(None)
         & (s.review_state != ReviewState.rejected)
         & s.org_unit_id.is_not(None)
-        & s.cycle.is_not(None)
         & ~exists().where(
             successor.supersedes_id == s.id,
             successor.processing_status == ProcessingStatus.processed,
@@ -79,14 +87,7 @@ def refresh(
     ids = sorted({int(i) for i in submission_ids if i is not None})
     if not ids:
         return 0
-    pg = session.get_bind().dialect.name == "postgresql"
-    if pg:
-        session.execute(text("LOCK TABLE aggregates IN ROW EXCLUSIVE MODE"))
-    else:
-        # Take SQLite's write lock before reading anything the update depends on.
-        session.execute(
-            update(Submission).where(Submission.id.in_(ids)).values(counted=Submission.counted)
-        )
+    pg = _lock(session, ids)
     query = (
         select(Submission, eligible_condition(Submission).label("eligible"))
         .where(Submission.id.in_(ids))
@@ -96,6 +97,27 @@ def refresh(
         query = query.with_for_update(of=Submission)
     rows = session.execute(query).all()
     changed = [(sub, bool(should)) for sub, should in rows if bool(should) != sub.counted]
+    return _count(session, changed, catalog_path)
+
+
+def _lock(session: Session, ids: Sequence[int]) -> bool:
+    """Take what an update of the aggregates needs before reading anything it depends on:
+    the aggregates table (PostgreSQL; a rebuild waits for it) or SQLite's write lock. Returns
+    whether the database is PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE aggregates IN ROW EXCLUSIVE MODE"))
+        return True
+    session.execute(
+        update(Submission).where(Submission.id.in_(ids)).values(counted=Submission.counted)
+    )
+    return False
+
+
+def _count(
+    session: Session, changed: Sequence[tuple[Submission, bool]], catalog_path: Path | None
+) -> int:
+    """Add (True) or retract (False) the contributions of `changed` submissions, whose rows
+    the database has, and set their `counted` flags; returns how many there were."""
     if not changed:
         return 0
     loaded = catalog_source.load(session, catalog_path)
@@ -120,47 +142,44 @@ def refresh(
 def submission_processed(
     session: Session, submission: Submission, catalog_path: Path | None = None
 ) -> None:
-    """The worker's hook, in the transaction that processed `submission`: set its planning
-    cycle, then bring it and the submission it edits in line."""
+    """The worker's hook, in the transaction that processed `submission` (and set its planning
+    cycle, `cycle_of_row`): bring it and the submission it edits in line."""
     submissions_processed(session, [submission], catalog_path)
 
 
 def submissions_processed(
     session: Session, submissions: Sequence[Submission], catalog_path: Path | None = None
 ) -> None:
-    """The same for a batch the worker processed in one transaction: one cycle query, one
-    contribution query per form version, one roll-up and one upsert for all of them."""
-    session.flush()  # the flattened rows, which the contribution SQL reads
-    waiting = [
-        s for s in submissions if s.processing_status == ProcessingStatus.processed and not s.cycle
-    ]
-    if waiting:
-        for sub, cycle in zip(waiting, cycles_of(session, waiting), strict=True):
-            sub.cycle = cycle
-        session.flush()
-    ids = [s.id for s in submissions] + [s.supersedes_id for s in submissions]
-    refresh(session, ids, catalog_path)
+    """The same for a batch the worker processed in one transaction, holding their locks, with
+    their outcome not yet flushed: one query decides which count, so each submission's row is
+    written once, outcome and `counted` flag together (a second UPDATE of every row was a
+    third of the worker's database time); then one contribution query per form version, one
+    roll-up and one upsert for all of them, and the submissions they edit in line after."""
+    ids = sorted(s.id for s in submissions)
+    changed: list[tuple[Submission, bool]] = []
+    with session.no_autoflush:
+        _lock(session, ids)
+        query = select(Submission.id, standing_condition(Submission)).where(Submission.id.in_(ids))
+        standing = {sid: bool(ok) for sid, ok in session.execute(query)}
+        for sub in submissions:
+            should = (
+                sub.processing_status == ProcessingStatus.processed
+                and sub.cycle is not None
+                and standing[sub.id]
+            )
+            if should != sub.counted:
+                changed.append((sub, should))
+                sub.counted = should
+    session.flush()  # the outcomes and the flattened rows, which the contribution SQL reads
+    _count(session, changed, catalog_path)
+    # An edit processed here no longer leaves the submission it edits counting.
+    refresh(session, [s.supersedes_id for s in submissions], catalog_path)
 
 
-def cycle_of(session: Session, submission: Submission) -> str:
-    """The cycle the submission names (every DMIP form asks for it), else the financial year
-    of its `today` answer, else of the day it was received."""
-    return cycles_of(session, [submission])[0]
-
-
-def cycles_of(session: Session, submissions: Sequence[Submission]) -> list[str]:
-    """`cycle_of` for each of `submissions`, in order, reading their top-level rows at once."""
-    rows = session.execute(
-        select(SubmissionRow.submission_id, SubmissionRow.data).where(
-            SubmissionRow.submission_id.in_([s.id for s in submissions]),
-            SubmissionRow.repeat_path == "",
-        )
-    )
-    data = {sid: d for sid, d in rows}
-    return [_cycle(_top_level(data.get(s.id) or {}), s.received_at) for s in submissions]
-
-
-def _cycle(values: Mapping[str, Any], received_at: dt.datetime) -> str:
+def cycle_of_row(data: Mapping[str, Any], received_at: dt.datetime) -> str:
+    """The cycle a submission's top-level row `data` names (every DMIP form asks for it), else
+    the financial year of its `today` answer, else of the day it was received."""
+    values = _top_level(data)
     named = values.get("cycle")
     if isinstance(named, str) and is_cycle(named.strip()):
         return named.strip()

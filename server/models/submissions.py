@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -91,6 +92,17 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("form_id", "instance_id"),
         Index("ix_submissions_status", "processing_status", "enqueued_at"),
+        # What the worker and the sweeper look for: the waiting ones, oldest first. Only rows
+        # inserted as `received` get an entry, and a scan in id order marks the entries of rows
+        # processed since dead as it passes them; the index above, scanned for 'received'
+        # through a bitmap, visited every such entry again until the next vacuum, a claim
+        # costing more and more under a steady load (0007 had only that one).
+        Index(
+            "ix_submissions_waiting",
+            "id",
+            postgresql_where=text("processing_status = 'received'"),
+            sqlite_where=text("processing_status = 'received'"),
+        ),
         Index("ix_submissions_form_received", "form_id", "received_at"),
         Index("ix_submissions_org_cycle", "org_unit_id", "cycle"),
         # "Has this submission a processed successor?" decides whether it still counts.
