@@ -12,6 +12,7 @@ from server.db import make_engine
 from server.models import Submission, User
 from server.openrosa.wakeups import WakeUps
 from server.services.users import set_password
+from server.settings import Settings
 from tests.fixtures.openrosa import (
     REALM,
     add_user,
@@ -193,6 +194,21 @@ def test_wakeups_send_at_once_at_a_trickle_gather_under_load_and_never_hold_a_fu
     full.add(6)
     assert went.wait(60), "a full chunk waited for the pace"
     assert sent == [[4], [5, 6]]
+
+
+def test_the_wakeup_pace_and_chunk_come_from_the_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from server.app import create_app
+    from server.openrosa.deps import wakeups
+
+    env = {"DMIP_DATA_DIR": str(tmp_path), "DMIP_SECRET_KEY": "k" * 20}
+    assert Settings.from_env(env).wakeup_interval_ms == 500
+    env |= {"DMIP_WAKEUP_INTERVAL_MS": "250", "DMIP_WORKER_BATCH": "7"}
+    app = create_app(Settings.from_env(env))
+    try:
+        with app.app_context():
+            assert (wakeups().interval, wakeups().chunk) == (0.25, 7)
+    finally:
+        app.extensions["dmip"].db.dispose()
 
 
 def test_a_web_process_is_readied_before_its_first_request(app) -> None:  # type: ignore[no-untyped-def]

@@ -76,6 +76,7 @@ def _new_receiver(app_state: AppState) -> Receiver:
         wakeups=WakeUps(
             lambda ids: app_state.tasks.send(PROCESS_SUBMISSION, ids),
             app_state.settings.worker_batch,
+            app_state.settings.wakeup_interval_ms / 1000,
         ),
         inserts=inserts,
     )

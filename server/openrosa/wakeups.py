@@ -41,6 +41,14 @@ class WakeUps:
         self._thread: threading.Thread | None = None
         self._pid = 0
 
+    @property
+    def chunk(self) -> int:
+        return self._chunk
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
     def add(self, submission_id: int) -> None:
         with self._condition:
             self._pending.append(submission_id)
