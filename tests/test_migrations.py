@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url, text
 
 import server.models  # noqa: F401  (every table on Base.metadata)
 from server import migrate
 from server.db import Base
+from tests.conftest import ADMIN_PG_URL
 
 
 def _differences(url: str) -> list[object]:
@@ -31,3 +34,32 @@ def test_sqlite_schema_matches_the_models(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'schema.sqlite3'}"
     migrate.upgrade(url)
     assert _differences(url) == []
+
+
+def test_the_waiting_index_is_built_again_over_a_failed_build() -> None:
+    """0008 builds its index CONCURRENTLY, outside a transaction: a build that failed half-way
+    leaves an invalid index of that name, which a second run must replace, not trip over."""
+    admin = create_engine(ADMIN_PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"dmip_test_mig_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        config = migrate.alembic_config(url)
+        command.upgrade(config, "0007")
+        with engine.begin() as conn:  # what a failed build leaves: an index of that name
+            conn.execute(text("CREATE INDEX ix_submissions_waiting ON submissions (id)"))
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            definition = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_submissions_waiting'")
+            ).scalar_one()
+        assert "WHERE" in definition and "'received'" in definition
+        command.downgrade(config, "0007")
+        command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()

@@ -19,13 +19,26 @@ WAITING = sa.text("processing_status = 'received'")
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_submissions_waiting",
-        "submissions",
-        ["id"],
-        postgresql_where=WAITING,
-        sqlite_where=WAITING,
-    )
+    if op.get_bind().dialect.name == "postgresql":
+        # Built without blocking the receiver's inserts for the length of a full scan of a
+        # large submissions table (CONCURRENTLY must run outside a transaction). A build that
+        # failed half-way leaves an invalid index of that name behind: dropped first.
+        with op.get_context().autocommit_block():
+            op.drop_index(
+                "ix_submissions_waiting",
+                table_name="submissions",
+                postgresql_concurrently=True,
+                if_exists=True,
+            )
+            op.create_index(
+                "ix_submissions_waiting",
+                "submissions",
+                ["id"],
+                postgresql_where=WAITING,
+                postgresql_concurrently=True,
+            )
+    else:
+        op.create_index("ix_submissions_waiting", "submissions", ["id"], sqlite_where=WAITING)
 
 
 def downgrade() -> None:
