@@ -157,9 +157,9 @@ def submissions_processed(
 ) -> None:
     """The same for a batch the worker processed in one transaction, holding their locks, with
     their outcome not yet flushed: one query decides which count, so each submission's row is
-    written once, outcome and `counted` flag together (a second UPDATE of every row was a
-    third of the worker's database time); then one contribution query per form version, one
-    roll-up and one upsert for all of them, and the submissions they edit in line after."""
+    written once, outcome and `counted` flag together (every UPDATE is a new version of the row
+    in each of the table's indexes); then one contribution query per form version, one roll-up
+    and one upsert for all of them, and the submissions they edit in line after."""
     ids = sorted(s.id for s in submissions)
     changed: list[tuple[Submission, bool]] = []
     with session.no_autoflush:
