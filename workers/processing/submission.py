@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from lxml import etree
@@ -35,11 +36,36 @@ class FormSpec:
     version: str
     fields: list[dict[str, Any]]
 
-    @property
+    @cached_property
     def root_name(self) -> str:
         for entry in self.fields:
             return str(entry["path"]).split("/")[1]
         return "data"
+
+    # Worked out once per spec rather than per submission: the worker checks a batch's
+    # submissions of one form version against the same spec.
+    @cached_property
+    def index(self) -> dict[str, dict[str, Any]]:
+        """The fields by path."""
+        return {str(e["path"]): e for e in self.fields}
+
+    @cached_property
+    def required(self) -> list[dict[str, Any]]:
+        """The fields whose answer is required: marked required, not calculated, and with no
+        `relevant` condition on them or on a group around them (the server cannot tell
+        whether those applied)."""
+        return [e for e in self.fields if self._enforced(e)]
+
+    def _enforced(self, entry: dict[str, Any]) -> bool:
+        if entry["kind"] != "field" or not entry.get("required") or entry.get("calculate"):
+            return False
+        path = str(entry["path"])
+        while len(path) > len(self.root_name) + 1:
+            node = self.index.get(path)
+            if node is not None and node.get("relevant"):
+                return False
+            path = path.rsplit("/", 1)[0]
+        return True
 
 
 @dataclass(frozen=True)
@@ -103,7 +129,7 @@ def process(xml: bytes, form: FormSpec) -> Result:
 class _Walker:
     def __init__(self, form: FormSpec) -> None:
         self.form = form
-        self.index = {str(e["path"]): e for e in form.fields}
+        self.index = form.index
         self.root_path = f"/{form.root_name}"
         self.meta_path = f"{self.root_path}/meta"
         self.problems: list[Problem] = []
@@ -190,10 +216,9 @@ class _Walker:
                 inst.invalid.add(key)
 
     def check_required(self) -> None:
-        required = [e for e in self.form.fields if self._enforced(e)]
         for inst in self.instances:
             container = inst.row.repeat_path or None
-            for entry in required:
+            for entry in self.form.required:
                 if (entry.get("repeat") or None) != container:
                     continue
                 key = str(entry["path"])[len(inst.root_path) + 1 :]
@@ -201,14 +226,3 @@ class _Walker:
                     continue
                 where = f"{inst.label}/{key}" if inst.label else key
                 self.problem(where, "an answer is required, but none was given")
-
-    def _enforced(self, entry: dict[str, Any]) -> bool:
-        if entry["kind"] != "field" or not entry.get("required") or entry.get("calculate"):
-            return False
-        path = str(entry["path"])
-        while len(path) > len(self.root_path):
-            node = self.index.get(path)
-            if node is not None and node.get("relevant"):
-                return False
-            path = path.rsplit("/", 1)[0]
-        return True
