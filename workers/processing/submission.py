@@ -116,6 +116,10 @@ class _Instance:
     label: str  # how messages name the row ("" at the top level, "staff[2]" in a repeat)
     invalid: set[str] = field(default_factory=set)  # keys whose answers were refused
 
+    def where(self, key: str) -> str:
+        """How messages name the answer at `key` of this row."""
+        return f"{self.label}/{key}" if self.label else key
+
 
 def process(xml: bytes, form: FormSpec) -> Result:
     """Check `xml` against `form` and flatten it. Never raises for bad input."""
@@ -167,52 +171,59 @@ class _Walker:
         return Result([i.row for i in self.instances], self.problems)
 
     def walk(self, element: etree._Element, path: str, inst: _Instance) -> None:
-        seen: Counter[str] = Counter()
+        # The worker's busiest loop: once per element of every submission, so what is only
+        # needed for a problem (where it is) is worked out only then.
+        seen: dict[str, int] = {}
+        data = inst.row.data
+        skip = len(inst.root_path) + 1
+        meta = self.meta_path + "/"
         for child in element:
             if not isinstance(child.tag, str) or child.get(JR_TEMPLATE) is not None:
                 continue  # comments, processing instructions, repeat templates
             name = local_name(child)
             child_path = f"{path}/{name}"
-            key = child_path[len(inst.root_path) + 1 :]
-            where = f"{inst.label}/{key}" if inst.label else key
-            seen[name] += 1
+            key = child_path[skip:]
+            count = seen[name] = seen.get(name, 0) + 1
             entry = self.index.get(child_path)
             if entry is None:
-                if child_path.startswith(self.meta_path + "/") and len(child) == 0:
-                    inst.row.data[key] = child.text or None
-                elif not child_path.startswith(self.meta_path + "/"):
-                    self.problem(where, "this is not a question of this form version")
+                if child_path.startswith(meta):
+                    if len(child) == 0:
+                        data[key] = child.text or None
+                else:
+                    self.problem(inst.where(key), "this is not a question of this form version")
                 continue
-            if entry["kind"] == "repeat":
+            kind = entry["kind"]
+            if kind == "repeat":
                 self.counters[child_path] += 1
                 row = Row(
                     child_path,
                     self.counters[child_path],
                     inst.row.position if inst.row.repeat_path else None,
                 )
-                nested = _Instance(row, child_path, f"{where}[{seen[name]}]")
+                nested = _Instance(row, child_path, f"{inst.where(key)}[{count}]")
                 self.instances.append(nested)
                 self.walk(child, child_path, nested)
                 continue
-            if seen[name] == 2:
-                self.problem(where, "appears more than once, but it is not a repeat")
-            if seen[name] > 1:
+            if count > 1:
+                if count == 2:
+                    self.problem(inst.where(key), "appears more than once, but it is not a repeat")
                 continue
-            if entry["kind"] == "group":
+            if kind == "group":
                 self.walk(child, child_path, inst)
                 continue
-            if any(isinstance(c.tag, str) for c in child):
-                self.problem(where, "expected an answer, found further elements inside it")
+            if len(child) and any(isinstance(c.tag, str) for c in child):
+                sentence = "expected an answer, found further elements inside it"
+                self.problem(inst.where(key), sentence)
                 inst.invalid.add(key)
                 continue
-            text = child.text or ""
-            if not text.strip():
-                inst.row.data[key] = None
+            text = child.text
+            if not text or not text.strip():
+                data[key] = None
                 continue
             try:
-                inst.row.data[key] = convert(text, entry)
+                data[key] = convert(text, entry)
             except InvalidValue as exc:
-                self.problem(where, str(exc))
+                self.problem(inst.where(key), str(exc))
                 inst.invalid.add(key)
 
     def check_required(self) -> None:
@@ -224,5 +235,4 @@ class _Walker:
                 key = str(entry["path"])[len(inst.root_path) + 1 :]
                 if key in inst.invalid or inst.row.data.get(key) not in (None, "", []):
                     continue
-                where = f"{inst.label}/{key}" if inst.label else key
-                self.problem(where, "an answer is required, but none was given")
+                self.problem(inst.where(key), "an answer is required, but none was given")
