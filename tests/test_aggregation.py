@@ -4,6 +4,7 @@ Every test runs on PostgreSQL and on the embedded SQLite."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,7 @@ from server.services.blobs import BlobStore
 from server.settings import Settings
 from tests.fixtures import aggregation as fx
 from tests.fixtures.openrosa import seed_org
+from workers.aggregate.cycles import financial_year
 from workers.aggregate.partials import SCALE, Partial
 
 MILLION = SCALE
@@ -276,3 +278,22 @@ def test_rebuild_command(env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert env.aggregates() == expected
     with env.db.session() as s:
         assert s.scalar(select(OrgUnit.code).where(OrgUnit.id == env.units["S1"])) == "S1"
+
+
+def test_sums_of_any_size_are_added_exactly_and_emptied_rows_go(env: Env) -> None:
+    """apply adds each batch's deltas to the stored sums (on PostgreSQL in one statement of
+    arrays): numbers far beyond 64 bits stay exact, and rows that come back to zero go."""
+    cycle = financial_year(dt.date(2025, 3, 1))
+    big = Partial(n=1, total=10**30 + 1, total_sq=10**45 + 7, num=-5, den=3)
+    keys = [("i.b", env.units["S1"], cycle), ("i.a", env.units["D1"], cycle)]
+    for _ in range(2):
+        with env.db.session() as s:
+            store.apply(s, dict.fromkeys(keys, big))
+    twice = Partial(n=2, total=2 * 10**30 + 2, total_sq=2 * 10**45 + 14, num=-10, den=6)
+    assert env.aggregates() == {
+        ("i.b", "S1", cycle): twice,
+        ("i.a", "D1", cycle): twice,
+    }
+    with env.db.session() as s:
+        store.apply(s, {keys[0]: -twice, keys[1]: -big})
+    assert env.aggregates() == {("i.a", "D1", cycle): big}

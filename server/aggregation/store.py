@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -219,8 +218,14 @@ def compute(
         query = catalog_source.query_for(loaded, form_id, version_id, fields or [], dialect)
         if not query.indicators:
             continue
-        id_list = ", ".join(str(int(i)) for i in ids)
-        result = session.execute(text(query.select(f"s.id IN ({id_list})"))).mappings()
+        if dialect == "postgresql":
+            # The ids as one array parameter: the statement's text is then the same for every
+            # batch of a form version, so the driver prepares it and PostgreSQL stops planning
+            # it afresh each time (some 6 ms for the DMIP forms' long queries).
+            where, params = "s.id = ANY(CAST(:ids AS bigint[]))", {"ids": ids}
+        else:
+            where, params = f"s.id IN ({', '.join(str(int(i)) for i in ids)})", {}
+        result = session.execute(text(query.select(where)), params).mappings()
         for row in result:
             out.extend(unpivot(row, query.indicators))
     return out
@@ -288,18 +293,26 @@ def roll_up(session: Session, signed: Iterable[tuple[Contribution, int]]) -> dic
     return {k: p for k, p in deltas.items() if not p.is_empty}
 
 
-def _upsert_pg() -> Any:
-    """INSERT ... ON CONFLICT adding to the stored sums; built once, so SQLAlchemy compiles it
-    once and runs every batch as one executemany."""
-    stmt = pg_insert(Aggregate)
-    table = Aggregate.__table__
-    return stmt.on_conflict_do_update(
-        index_elements=["indicator_id", "org_unit_id", "cycle"],
-        set_={
-            **{c: table.c[c] + stmt.excluded[c] for c in ("n", "total", "total_sq", "num", "den")},
-            "updated_at": stmt.excluded.updated_at,
-        },
-    )
+# PostgreSQL: every delta of a batch in one statement, as arrays unnested in the database,
+# adding to the stored sums. An executemany of one INSERT ... ON CONFLICT per row cost a
+# statement execution each in PostgreSQL and per-row parameter handling here: a fifth of the
+# worker's time for DMIP forms, whose submissions touch about forty aggregate rows each. The
+# rows go in the order given (WITH ORDINALITY), so two transactions adding to the same rows
+# lock them in the same order and never deadlock.
+_SUMS = ("n", "total", "total_sq", "num", "den")
+_UPSERT_PG = text(
+    "INSERT INTO aggregates (indicator_id, org_unit_id, cycle, n, total, total_sq, num, den, "
+    "updated_at) "
+    "SELECT d.indicator_id, d.org_unit_id, d.cycle, d.n, d.total, d.total_sq, d.num, d.den, :now "
+    "FROM unnest(CAST(:indicator_id AS varchar[]), CAST(:org_unit_id AS bigint[]), "
+    "CAST(:cycle AS varchar[]), CAST(:n AS bigint[]), CAST(:total AS numeric[]), "
+    "CAST(:total_sq AS numeric[]), CAST(:num AS numeric[]), CAST(:den AS numeric[])) "
+    "WITH ORDINALITY AS d(indicator_id, org_unit_id, cycle, n, total, total_sq, num, den, i) "
+    "ORDER BY d.i "
+    "ON CONFLICT (indicator_id, org_unit_id, cycle) DO UPDATE SET "
+    + ", ".join(f"{c} = aggregates.{c} + excluded.{c}" for c in _SUMS)
+    + ", updated_at = excluded.updated_at"
+).bindparams(bindparam("now", type_=Aggregate.__table__.c.updated_at.type))
 
 
 def _upsert_sqlite() -> Any:
@@ -311,7 +324,6 @@ def _upsert_sqlite() -> Any:
     )
 
 
-_UPSERT_PG = _upsert_pg()
 _UPSERT_SQLITE = _upsert_sqlite()
 
 
@@ -323,9 +335,14 @@ def apply(session: Session, deltas: Mapping[Key, Partial]) -> None:
     keys = sorted(deltas)
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        # Rows go in key order (executemany batches keep it), so two transactions adding to
-        # the same rows lock them in the same order and never deadlock.
-        session.connection().execute(_UPSERT_PG, [_row(k, deltas[k], now) for k in keys])
+        columns: dict[str, list[Any]] = {
+            "indicator_id": [k[0] for k in keys],
+            "org_unit_id": [k[1] for k in keys],
+            "cycle": [k[2] for k in keys],
+        }
+        for name in _SUMS:
+            columns[name] = [getattr(deltas[k], name) for k in keys]
+        session.connection().execute(_UPSERT_PG, {**columns, "now": now})
     else:
         existing = _existing(session, keys)
         rows = [_row(k, existing.get(k, Partial()) + deltas[k], now) for k in keys]
