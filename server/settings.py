@@ -75,8 +75,8 @@ class Settings:
     # this many milliseconds, with every id gathered meanwhile; the first of a quiet spell
     # goes at once): see server/openrosa/wakeups.py. Every task costs the worker a batch's
     # fixed part, so under load fewer, larger tasks leave more of the cores to ingest: at 500
-    # the worker kept up with 880 submissions/s over a minute on two cores, at 100 with 770/s
-    # (BENCHMARKS.md), and freshness at 300/s was 0.7 s at p95 either way.
+    # the worker kept up with 880 submissions/s over a minute on two cores, at 100 with 770/s,
+    # and freshness at 300/s stayed under 0.7 s at p95 with either (BENCHMARKS.md).
     wakeup_interval_ms: int = 500
     # Files of finished exports and DMIP documents are deleted this many days after they were
     # made (the job then says so); asking again makes a fresh one.

@@ -25,6 +25,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -35,6 +36,12 @@ HZ = os.sysconf("SC_CLK_TCK")
 APPS = {"real": "server.wsgi:app", "bare": "bench.ingest.bare_app:app"}
 
 
+def process_ticks(pid: int | str) -> tuple[int, int]:
+    """User and system CPU ticks of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def cpu_ticks() -> dict[str, tuple[str, int, int]]:
     """pid -> (command line, user ticks, system ticks) of every process."""
     out = {}
@@ -42,19 +49,18 @@ def cpu_ticks() -> dict[str, tuple[str, int, int]]:
         if not pid.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            user, system = process_ticks(pid)
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        out[pid] = (cmd, int(fields[11]), int(fields[12]))
+        out[pid] = (cmd, user, system)
     return out
 
 
 WORKER_APP = "dmip-bench-worker"
 
 
-def group(pid: str, cmd: str, worker_backends: set[str]) -> str | None:
+def group(cmd: str, pid: str = "", worker_backends: AbstractSet[str] = frozenset()) -> str | None:
     if pid in worker_backends:
         return "postgres (worker)"
     if "celery" in cmd:
@@ -131,7 +137,7 @@ def main() -> None:
                 used: collections.Counter[str] = collections.Counter()
                 system: collections.Counter[str] = collections.Counter()
                 for pid, (cmd, user_ticks, system_ticks) in after.items():
-                    name = group(pid, cmd, worker_backends)
+                    name = group(cmd, pid, worker_backends)
                     if name:
                         _, user_before, system_before = before.get(pid, (cmd, 0, 0))
                         used[name] += user_ticks - user_before + system_ticks - system_before

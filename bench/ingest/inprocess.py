@@ -48,6 +48,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.ingest import run as bench
+from bench.ingest.cpu import process_ticks
 
 BOUNDARY = "----dmipbenchboundary7MA4YWxkTrZu0gW"  # submit.lua's
 
@@ -196,7 +197,7 @@ def worker_cpu_per_submission(profile: bool) -> tuple[float, float, int]:
         profiling = profiler is not None and not warming and done < 1000 + batch
         with database.session() as session:
             backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
-            ticks_before, started = cpu_ticks(backend), time.process_time()
+            ticks_before, started = sum(process_ticks(backend)), time.process_time()
             if profiling:
                 profiler.enable()  # type: ignore[union-attr]
             outcomes = ingest.process_batch(session, [], batch)
@@ -205,7 +206,7 @@ def worker_cpu_per_submission(profile: bool) -> tuple[float, float, int]:
                 profiler.disable()  # type: ignore[union-attr]
             elif not warming:
                 cpu += time.process_time() - started
-                backend_ticks += cpu_ticks(backend) - ticks_before
+                backend_ticks += sum(process_ticks(backend)) - ticks_before
                 timed += len(outcomes)
         if not outcomes:
             break
@@ -216,12 +217,6 @@ def worker_cpu_per_submission(profile: bool) -> tuple[float, float, int]:
         stats.sort_stats("tottime").print_stats(25)
     backend_s = backend_ticks / os.sysconf("SC_CLK_TCK")
     return cpu / max(timed, 1) * 1e6, backend_s / max(timed, 1) * 1e6, timed
-
-
-def cpu_ticks(pid: int) -> int:
-    """User and system CPU ticks of process `pid` so far (a PostgreSQL backend, here)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 if __name__ == "__main__":
