@@ -52,27 +52,42 @@ class LoadedCatalog:
     fingerprint: str  # sha256 of the catalog file's bytes and the published versions
 
 
-def published_fields(session: Session) -> dict[str, tuple[int, list[dict[str, Any]]]]:
-    """{xml_form_id: (current version id, field list)} of every form with a current version."""
+def published_versions(session: Session) -> tuple[tuple[str, int], ...]:
+    """(xml_form_id, current version id) of every form with a current version, sorted."""
     rows = session.execute(
-        select(Form.xml_form_id, FormVersion.id, FormVersion.schema).join(
-            FormVersion, FormVersion.id == Form.current_version_id
+        select(Form.xml_form_id, Form.current_version_id).where(
+            Form.current_version_id.is_not(None)
         )
     ).all()
-    return {form_id: (version_id, list(schema or [])) for form_id, version_id, schema in rows}
+    return tuple(sorted((form_id, version_id) for form_id, version_id in rows))
+
+
+def published_fields(
+    session: Session, versions: Sequence[tuple[str, int]]
+) -> dict[str, list[dict[str, Any]]]:
+    """{xml_form_id: field list} of these form versions."""
+    forms = dict(versions)
+    rows = session.execute(
+        select(FormVersion.id, FormVersion.schema).where(FormVersion.id.in_(forms.values()))
+    ).all()
+    fields = {version_id: list(schema or []) for version_id, schema in rows}
+    return {form_id: fields.get(version_id, []) for form_id, version_id in forms.items()}
 
 
 def load(session: Session, path: Path | None = None) -> LoadedCatalog:
     path = path or catalog_path()
     data = path.read_bytes()
-    published = published_fields(session)
-    versions = tuple(sorted((form, vid) for form, (vid, _) in published.items()))
+    # The versions alone, and their field lists only when the cache misses: every batch the
+    # worker records loads the catalog, and the DMIP forms' field lists are long JSON
+    # documents that had to be fetched and decoded each time. A version's fields never
+    # change (form versions are immutable), so its id stands for them.
+    versions = published_versions(session)
     digest = hashlib.sha256(data + repr(versions).encode()).hexdigest()
     key = (digest, versions)
     with _lock:
         cached = _catalogs.get(key)
     if cached is None:
-        cached = parse_published(yaml.safe_load(data), {f: s for f, (_, s) in published.items()})
+        cached = parse_published(yaml.safe_load(data), published_fields(session, versions))
         with _lock:
             _catalogs[key] = cached
     return LoadedCatalog(cached, digest)
@@ -92,6 +107,12 @@ def parse_published(data: Any, forms: Mapping[str, Sequence[Mapping[str, Any]]])
     if not kept["indicators"]:
         return Catalog({}, {})
     return parse_catalog(kept, forms)
+
+
+def cached_query(loaded: LoadedCatalog, version_id: int, dialect: str) -> ContributionQuery | None:
+    """The contribution query of this form version if `query_for` made it already."""
+    with _lock:
+        return _queries.get((loaded.fingerprint, version_id, dialect))
 
 
 def query_for(

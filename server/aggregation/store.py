@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,6 +43,21 @@ from workers.aggregate.partials import Partial
 log = logging.getLogger(__name__)
 
 Key = tuple[str, int, str]  # (indicator id, org unit id, cycle)
+
+
+class Counting(Protocol):
+    """A submission as the worker holds it while recording its processing
+    (workers/ingest.py `Claimed`)."""
+
+    id: int
+    form_version_id: int
+    processing_status: ProcessingStatus
+    cycle: str | None
+    counted: bool
+    supersedes_id: int | None
+
+
+C = TypeVar("C", bound=Counting)
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,18 @@ def _count(
     the database has, and set their `counted` flags; returns how many there were."""
     if not changed:
         return 0
+    _add_contributions(session, changed, catalog_path)
+    for sub, should in changed:
+        sub.counted = should
+    session.flush()
+    return len(changed)
+
+
+def _add_contributions(
+    session: Session, changed: Sequence[tuple[Counting, bool]], catalog_path: Path | None
+) -> None:
+    """Add (True) or retract (False) the contributions of `changed` submissions, whose rows
+    and outcomes the database has, at their org units and every ancestor."""
     loaded = catalog_source.load(session, catalog_path)
     # A catalog other than the one the sums were built with: add and retract as usual (the
     # rebuild this asks for recomputes everything, these changes included).
@@ -137,44 +164,40 @@ def _count(
     apply(session, deltas)
     # The districts whose numbers moved get their draft DMIP regenerated (debounced).
     staleness.mark_stale(session, {(unit, cycle) for _, unit, cycle in deltas})
-    for sub, should in changed:
-        sub.counted = should
-    session.flush()
-    return len(changed)
 
 
-def submission_processed(
-    session: Session, submission: Submission, catalog_path: Path | None = None
-) -> None:
-    """The worker's hook, in the transaction that processed `submission` (and set its planning
-    cycle, `cycle_of_row`): bring it and the submission it edits in line."""
-    submissions_processed(session, [submission], catalog_path)
-
-
-def submissions_processed(
-    session: Session, submissions: Sequence[Submission], catalog_path: Path | None = None
-) -> None:
-    """The same for a batch the worker processed in one transaction, holding their locks, with
-    their outcome not yet flushed: one query decides which count, so each submission's row is
-    written once, outcome and `counted` flag together (every UPDATE is a new version of the row
-    in each of the table's indexes); then one contribution query per form version, one roll-up
-    and one upsert for all of them, and the submissions they edit in line after."""
+def decide_counted(session: Session, submissions: Sequence[C]) -> list[tuple[C, bool]]:
+    """The worker's first hook, for a batch it processed in one transaction, holding their
+    locks, with their outcomes not yet written: set each one's `counted` flag to whether it
+    counts now, in one query, and return those whose flag changed, for `batch_processed`.
+    The worker writes outcome and flag in one UPDATE of each row in between."""
     ids = sorted(s.id for s in submissions)
-    changed: list[tuple[Submission, bool]] = []
-    with session.no_autoflush:
-        _lock(session, ids)
-        standing = {sid: bool(ok) for sid, ok in session.execute(_STANDING, {"ids": ids})}
-        for sub in submissions:
-            should = (
-                sub.processing_status == ProcessingStatus.processed
-                and sub.cycle is not None
-                and standing[sub.id]
-            )
-            if should != sub.counted:
-                changed.append((sub, should))
-                sub.counted = should
-    session.flush()  # the outcomes and the flattened rows, which the contribution SQL reads
-    _count(session, changed, catalog_path)
+    changed: list[tuple[C, bool]] = []
+    _lock(session, ids)
+    standing = {sid: bool(ok) for sid, ok in session.execute(_STANDING, {"ids": ids})}
+    for sub in submissions:
+        should = (
+            sub.processing_status == ProcessingStatus.processed
+            and sub.cycle is not None
+            and standing[sub.id]
+        )
+        if should != sub.counted:
+            changed.append((sub, should))
+            sub.counted = should
+    return changed
+
+
+def batch_processed(
+    session: Session,
+    submissions: Sequence[Counting],
+    changed: Sequence[tuple[Counting, bool]],
+    catalog_path: Path | None = None,
+) -> None:
+    """The worker's second hook, once the batch's outcomes, flags and flattened rows are
+    written: one contribution query per form version, one roll-up and one upsert for the
+    `changed` ones, and the submissions they edit in line after."""
+    if changed:
+        _add_contributions(session, changed, catalog_path)
     # An edit processed here no longer leaves the submission it edits counting.
     refresh(session, [s.supersedes_id for s in submissions], catalog_path)
 
@@ -201,7 +224,7 @@ def _top_level(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def compute(
-    session: Session, loaded: LoadedCatalog, submissions: Sequence[Submission]
+    session: Session, loaded: LoadedCatalog, submissions: Sequence[Counting]
 ) -> list[Contribution]:
     """What each submission contributes to each indicator of its form, by the compiled SQL."""
     dialect = session.get_bind().dialect.name
@@ -210,12 +233,16 @@ def compute(
         by_version[sub.form_version_id].append(sub.id)
     out: list[Contribution] = []
     for version_id, ids in sorted(by_version.items()):
-        form_id, fields = session.execute(
-            select(Form.xml_form_id, FormVersion.schema)
-            .join(Form, Form.id == FormVersion.form_id)
-            .where(FormVersion.id == version_id)
-        ).one()
-        query = catalog_source.query_for(loaded, form_id, version_id, fields or [], dialect)
+        # The version's field list (a long JSON document for the DMIP forms) only to compile
+        # its query, once per catalog.
+        query = catalog_source.cached_query(loaded, version_id, dialect)
+        if query is None:
+            form_id, fields = session.execute(
+                select(Form.xml_form_id, FormVersion.schema)
+                .join(Form, Form.id == FormVersion.form_id)
+                .where(FormVersion.id == version_id)
+            ).one()
+            query = catalog_source.query_for(loaded, form_id, version_id, fields or [], dialect)
         if not query.indicators:
             continue
         if dialect == "postgresql":
