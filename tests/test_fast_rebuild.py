@@ -13,8 +13,13 @@ import pytest
 
 from bench.aggregates.load import form_versions, load_small
 from server.aggregation import catalog_source, rebuild
-from server.aggregation.fast_rebuild import QueryShapeError, contribution_sql, grouped_pg
-from server.aggregation.queries import ContributionQuery, eligible_sql
+from server.aggregation.fast_rebuild import grouped_pg
+from server.aggregation.queries import (
+    ContributionQuery,
+    QueryShapeError,
+    contribution_sql,
+    eligible_sql,
+)
 from server.db import Database
 
 

@@ -7,11 +7,9 @@ six times), and every `data -> 'key'` in it detoasts and decompresses the whole 
 again (a school's top-level row is about 4 kB, above the TOAST threshold). On the benchmark's
 data (bench/aggregates) that is about 4 ms per school submission.
 
-`grouped_pg` gives the same rows with two changes to the SQL, neither of which changes a value:
-- `OFFSET 0` on the contribution subquery, which PostgreSQL never pulls up: each indicator's
-  expressions are evaluated once per submission;
-- the top-level row is read through a LATERAL subquery that returns `data || '{}'`, which is
-  `data` itself, detoasted once into memory for all the references that follow.
+`grouped_pg` gives the same rows through `queries.contribution_sql`, the form of the
+contribution SELECT that evaluates each expression once and detoasts each top-level row once
+(the incremental path and the readings use it too).
 """
 
 from __future__ import annotations
@@ -21,29 +19,9 @@ from collections.abc import Iterator
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from server.aggregation.queries import ContributionQuery, indicator_literal
+from server.aggregation.queries import ContributionQuery, contribution_sql, indicator_literal
 from server.aggregation.store import Key
 from workers.aggregate.partials import Partial
-
-_JOIN = " JOIN {rows} t ON t.submission_id = s.id AND t.repeat_path = '' "
-_DETOASTED = (
-    " JOIN LATERAL (SELECT r.submission_id, r.data || '{{}}'::jsonb AS data FROM {rows} r "
-    "WHERE r.submission_id = s.id AND r.repeat_path = '' OFFSET 0) t ON TRUE "
-)
-
-
-class QueryShapeError(RuntimeError):
-    """The contribution SQL no longer has the shape this module rewrites."""
-
-
-def contribution_sql(query: ContributionQuery, where: str, rows: str = "submission_rows") -> str:
-    """The contribution SELECT of `query`, evaluated once per submission."""
-    sql = query.select(where)
-    join = _JOIN.format(rows=rows)
-    if sql.count(join) != 1 or not sql.endswith(") w"):
-        raise QueryShapeError("the contribution query changed shape; update fast_rebuild")
-    sql = sql.replace(join, _DETOASTED.format(rows=rows))
-    return sql[: -len(") w")] + " OFFSET 0) w"
 
 
 def grouped_sql(query: ContributionQuery, where: str) -> str:

@@ -48,6 +48,39 @@ class ContributionQuery:
         return self.sql.replace("{where}", where)
 
 
+_JOIN = " JOIN {rows} t ON t.submission_id = s.id AND t.repeat_path = '' "
+_DETOASTED = (
+    " JOIN LATERAL (SELECT r.submission_id, r.data || '{{}}'::jsonb AS data FROM {rows} r "
+    "WHERE r.submission_id = s.id AND r.repeat_path = '' OFFSET 0) t ON TRUE "
+)
+
+
+class QueryShapeError(RuntimeError):
+    """The contribution SQL no longer has the shape this module rewrites."""
+
+
+def contribution_sql(query: ContributionQuery, where: str, rows: str = "submission_rows") -> str:
+    """The contribution SELECT of `query` for PostgreSQL, evaluated once per submission.
+
+    The same rows as `query.select(where)`, with two changes to the SQL, neither of which
+    changes a value:
+    - `OFFSET 0` on the contribution subquery, which PostgreSQL never pulls up: merged into the
+      outer SELECT, each indicator's expressions were evaluated again wherever their result is
+      used (the `in`, `v`, `num` and `den` columns: three to six times);
+    - the top-level row is read through a LATERAL subquery that returns `data || '{}'`, which
+      is `data` itself, detoasted once into memory for all the references that follow (every
+      `data -> 'key'` detoasted and decompressed the whole document again, and a school's
+      top-level row is above the TOAST threshold).
+    On 200 school submissions of the aggregates benchmark's data: 1,049 us a submission in
+    PostgreSQL as `query.select`, 95 us in this form."""
+    sql = query.select(where)
+    join = _JOIN.format(rows=rows)
+    if sql.count(join) != 1 or not sql.endswith(") w"):
+        raise QueryShapeError("the contribution query changed shape; update fast_rebuild")
+    sql = sql.replace(join, _DETOASTED.format(rows=rows))
+    return sql[: -len(") w")] + " OFFSET 0) w"
+
+
 def root_path(fields: Sequence[Mapping[str, Any]]) -> str:
     for entry in fields:
         return "/" + str(entry["path"]).split("/")[1]

@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from server.aggregation import catalog_source
 from server.aggregation.catalog_source import LoadedCatalog
-from server.aggregation.fast_rebuild import contribution_sql
-from server.aggregation.queries import eligible_sql
+from server.aggregation.queries import contribution_sql, eligible_sql
 from server.aggregation.store import partial_of
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
 from server.models.org import OrgLevel
@@ -228,7 +227,7 @@ def scan_contributions(
         if not query.indicators:
             continue
         # On PostgreSQL the form of the query that reads each submission's JSON once
-        # (fast_rebuild.py): the same rows, several times faster over a district's thousands.
+        # (queries.contribution_sql): the same rows, several times faster over thousands.
         sql = contribution_sql(query, where) if dialect == "postgresql" else query.select(where)
         for row in session.execute(text(sql), params).mappings():
             yield ContributionScan(
