@@ -16,6 +16,7 @@ values are never required.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from lxml import etree
 
 from server.xform.safe_xml import XmlError, local_name, parse
-from workers.processing.values import InvalidValue, convert
+from workers.processing.values import InvalidValue, converter
 
 JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
 
@@ -48,6 +49,11 @@ class FormSpec:
     def index(self) -> dict[str, dict[str, Any]]:
         """The fields by path."""
         return {str(e["path"]): e for e in self.fields}
+
+    @cached_property
+    def converters(self) -> dict[str, Callable[[str], Any]]:
+        """Each field's answer converter (values.converter), by path."""
+        return {path: converter(entry) for path, entry in self.index.items()}
 
     @cached_property
     def required(self) -> list[dict[str, Any]]:
@@ -134,6 +140,7 @@ class _Walker:
     def __init__(self, form: FormSpec) -> None:
         self.form = form
         self.index = form.index
+        self.converters = form.converters
         self.root_path = f"/{form.root_name}"
         self.meta_path = f"{self.root_path}/meta"
         self.problems: list[Problem] = []
@@ -221,7 +228,7 @@ class _Walker:
                 data[key] = None
                 continue
             try:
-                data[key] = convert(text, entry)
+                data[key] = self.converters[child_path](text)
             except InvalidValue as exc:
                 self.problem(inst.where(key), str(exc))
                 inst.invalid.add(key)

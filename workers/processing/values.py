@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 _INT = re.compile(r"^[+-]?\d+$")
@@ -35,21 +36,47 @@ def convert(text: str, field: dict[str, Any]) -> Any:
 
     Raises InvalidValue with a message such as "'abc' is not a whole number".
     """
+    return converter(field)(text)
+
+
+def converter(field: dict[str, Any]) -> Callable[[str], Any]:
+    """`convert` for one field, with what it asks of the field's entry worked out once: the
+    worker builds these once per form version (FormSpec.converters) and calls one for every
+    answer of every submission."""
     kind = base_type(field.get("type"))
     select = field.get("select")
     if select == "one":
-        value = text.strip()
-        _check_choice(value, field)
-        return value
-    if select == "multiple":
-        values = text.split()
-        for value in values:
+
+        def one(text: str) -> str:
+            value = text.strip()
             _check_choice(value, field)
-        return values
-    if field.get("calculate") and text.strip() in _NOT_A_NUMBER and kind in ("int", "decimal"):
-        return None
-    converter = _CONVERTERS.get(kind)
-    return text if converter is None else converter(text.strip())
+            return value
+
+        return one
+    if select == "multiple":
+
+        def multiple(text: str) -> list[str]:
+            values = text.split()
+            for value in values:
+                _check_choice(value, field)
+            return values
+
+        return multiple
+    typed = _CONVERTERS.get(kind)
+    if typed is None:
+        return _as_text
+    if field.get("calculate") and kind in ("int", "decimal"):
+        # What a calculation over blank answers yields on the phone: no value, not an error.
+        def calculated(text: str) -> Any:
+            stripped = text.strip()
+            return None if stripped in _NOT_A_NUMBER else typed(stripped)
+
+        return calculated
+    return lambda text: typed(text.strip())
+
+
+def _as_text(text: str) -> str:
+    return text
 
 
 def _check_choice(value: str, field: dict[str, Any]) -> None:
