@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from bench.aggregates.load import form_versions, load_small
 from server.aggregation import catalog_source, rebuild
 from server.aggregation.fast_rebuild import grouped_pg
-from server.aggregation.queries import (
-    ContributionQuery,
-    QueryShapeError,
-    contribution_sql,
-    eligible_sql,
-)
+from server.aggregation.queries import eligible_sql
 from server.db import Database
 
 
@@ -43,9 +36,3 @@ def test_same_sums_as_the_rebuild_for_every_form_version(settings: Any) -> None:
     db.dispose()
     assert keys > 100
     assert report.aggregates > keys
-
-
-def test_a_query_of_another_shape_is_refused() -> None:
-    query = ContributionQuery(1, "SELECT 1 FROM submissions s WHERE {where}", (), ())
-    with pytest.raises(QueryShapeError):
-        contribution_sql(query, "TRUE")

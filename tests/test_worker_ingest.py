@@ -198,7 +198,7 @@ def test_a_batch_reports_the_ids_it_was_woken_for_that_are_done_already(
 def test_a_batch_writes_each_submission_once(settings: Settings) -> None:
     """Outcome, cycle and `counted` flag go in one UPDATE of each row (every UPDATE of a
     submission is a new row version in every index of the table, and there were three), and
-    the batch's rows in one statement (there was one per row)."""
+    the whole batch in one statement (there was one per submission)."""
     database = Database(settings.database_url)
     updates: list[int] = []
 

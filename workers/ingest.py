@@ -206,8 +206,13 @@ def _specs(session: Session, submissions: Iterable[Claimed]) -> dict[int, FormSp
         if len(_specs_cache) + len(missing) > _SPECS_KEPT:
             _specs_cache.clear()
         query = (
-            select(FormVersion.id, FormVersion.md5, Form.xml_form_id, FormVersion.version)
-            .add_columns(FormVersion.schema)
+            select(
+                FormVersion.id,
+                FormVersion.md5,
+                Form.xml_form_id,
+                FormVersion.version,
+                FormVersion.schema,
+            )
             .join(Form, Form.id == FormVersion.form_id)
             .where(FormVersion.id.in_(missing))
         )

@@ -7,7 +7,7 @@ same parameters find it). For each form version with indicators it takes the fir
 submissions, as a worker batch would, and times the query that computes their contributions
 in PostgreSQL in two forms, alternately, the fastest of `--repeat` each: the plain SELECT
 (`ContributionQuery.select`, which PostgreSQL merges into its outer SELECT) and the form the
-worker, the rebuild and the readings run (`queries.contribution_sql`: each expression
+worker, the rebuild and the readings run (`ContributionQuery.select_once`: each expression
 evaluated and each row's JSON detoasted once). It checks that both return the same rows and
 prints the time per submission of each and their ratio.
 """
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from bench.aggregates import load
 from bench.aggregates.run import db_url, ensure_loaded
 from server.aggregation import catalog_source
-from server.aggregation.queries import contribution_sql
 from server.db import make_engine
 
 WHERE = "s.id = ANY(CAST(:ids AS bigint[]))"
@@ -63,7 +62,7 @@ def main() -> None:
             )
             if not ids:
                 continue
-            plain_sql, once_sql = query.select(WHERE), contribution_sql(query, WHERE)
+            plain_sql, once_sql = query.select(WHERE), query.select_once(WHERE)
             plain_s = once_s = float("inf")
             for _ in range(args.repeat):  # alternately, so both see the same machine
                 seconds, plain_rows = timed(session, plain_sql, ids)

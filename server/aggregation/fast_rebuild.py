@@ -7,7 +7,7 @@ six times), and every `data -> 'key'` in it detoasts and decompresses the whole 
 again (a school's top-level row is about 4 kB, above the TOAST threshold). On the benchmark's
 data (bench/aggregates) that is about 4 ms per school submission.
 
-`grouped_pg` gives the same rows through `queries.contribution_sql`, the form of the
+`grouped_pg` gives the same rows through `ContributionQuery.select_once`, the form of the
 contribution SELECT that evaluates each expression once and detoasts each top-level row once
 (the incremental path and the readings use it too).
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from server.aggregation.queries import ContributionQuery, contribution_sql, indicator_literal
+from server.aggregation.queries import ContributionQuery, indicator_literal
 from server.aggregation.store import Key
 from workers.aggregate.partials import Partial
 
@@ -33,7 +33,7 @@ def grouped_sql(query: ContributionQuery, where: str) -> str:
     return (
         "SELECT u.ind, w.org_unit_id, w.cycle, COUNT(*), COALESCE(SUM(u.v), 0), "
         "COALESCE(SUM(u.v * u.v), 0), COALESCE(SUM(u.num), 0), COALESCE(SUM(u.den), 0) "
-        f"FROM ({contribution_sql(query, where)}) w "
+        f"FROM ({query.select_once(where)}) w "
         f"CROSS JOIN LATERAL (VALUES {values}) AS u(ind, inside, v, num, den) "
         "WHERE u.inside = 1 GROUP BY u.ind, w.org_unit_id, w.cycle"
     )

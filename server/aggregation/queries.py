@@ -40,45 +40,28 @@ class CompiledIndicator:
 @dataclass(frozen=True)
 class ContributionQuery:
     form_version_id: int
-    sql: str  # ends in "WHERE <eligible> AND ({where})": format with a filter on `s`
+    sql: str  # holds "({where})": format with a filter on `s`
     indicators: tuple[CompiledIndicator, ...]
     skipped: tuple[tuple[str, str], ...]  # (indicator id, why) not computable on this version
+    # The same SELECT in the form PostgreSQL evaluates once per submission (contribution_query
+    # says how); empty on the other dialects, where it is `sql` itself.
+    sql_once: str = ""
 
     def select(self, where: str) -> str:
+        """The plain SELECT, the reference the rebuild's tests and benchmark compare with."""
         return self.sql.replace("{where}", where)
 
+    def select_once(self, where: str) -> str:
+        """The SELECT the worker, the rebuild and the readings run: the same rows."""
+        return (self.sql_once or self.sql).replace("{where}", where)
 
-_JOIN = " JOIN {rows} t ON t.submission_id = s.id AND t.repeat_path = '' "
+
+# The top-level row, read through a LATERAL subquery that returns `data || '{}'`, which is
+# `data` itself, detoasted once into memory for all the references that follow.
 _DETOASTED = (
     " JOIN LATERAL (SELECT r.submission_id, r.data || '{{}}'::jsonb AS data FROM {rows} r "
     "WHERE r.submission_id = s.id AND r.repeat_path = '' OFFSET 0) t ON TRUE "
 )
-
-
-class QueryShapeError(RuntimeError):
-    """The contribution SQL no longer has the shape this module rewrites."""
-
-
-def contribution_sql(query: ContributionQuery, where: str, rows: str = "submission_rows") -> str:
-    """The contribution SELECT of `query` for PostgreSQL, evaluated once per submission.
-
-    The same rows as `query.select(where)`, with two changes to the SQL, neither of which
-    changes a value:
-    - `OFFSET 0` on the contribution subquery, which PostgreSQL never pulls up: merged into the
-      outer SELECT, each indicator's expressions were evaluated again wherever their result is
-      used (the `in`, `v`, `num` and `den` columns: three to six times);
-    - the top-level row is read through a LATERAL subquery that returns `data || '{}'`, which
-      is `data` itself, detoasted once into memory for all the references that follow (every
-      `data -> 'key'` detoasted and decompressed the whole document again, and a school's
-      top-level row is above the TOAST threshold).
-    bench/aggregates/contribution.py times both forms: about ten times faster in this one
-    for the school and management capacity forms, whose queries are the longest."""
-    sql = query.select(where)
-    join = _JOIN.format(rows=rows)
-    if sql.count(join) != 1 or not sql.endswith(") w"):
-        raise QueryShapeError("the contribution query changed shape; update fast_rebuild")
-    sql = sql.replace(join, _DETOASTED.format(rows=rows))
-    return sql[: -len(") w")] + " OFFSET 0) w"
 
 
 def root_path(fields: Sequence[Mapping[str, Any]]) -> str:
@@ -121,19 +104,31 @@ def contribution_query(
         raw.extend(parts)
         outer.extend(_outer_columns(indicator, column, dialect))
         compiled.append(CompiledIndicator(indicator.id, column))
+    rows = names["submission_rows"]
     inner = (
         "SELECT s.id AS submission_id, s.org_unit_id AS org_unit_id, s.cycle AS cycle"
         + "".join(f", {c}" for c in raw)
-        + f" FROM {names['submissions']} s JOIN {names['submission_rows']} t "
-        "ON t.submission_id = s.id AND t.repeat_path = '' "
-        f"WHERE s.form_version_id = {int(form_version_id)} AND ({{where}})"
+        + f" FROM {names['submissions']} s"
     )
-    sql = (
-        "SELECT w.submission_id, w.org_unit_id, w.cycle"
-        + "".join(f", {c}" for c in outer)
-        + f" FROM ({inner}) w"
+    where = f"WHERE s.form_version_id = {int(form_version_id)} AND ({{where}})"
+    outer_select = "SELECT w.submission_id, w.org_unit_id, w.cycle" + "".join(
+        f", {c}" for c in outer
     )
-    return ContributionQuery(form_version_id, sql, tuple(compiled), tuple(skipped))
+    top = f" JOIN {rows} t ON t.submission_id = s.id AND t.repeat_path = '' "
+    sql = f"{outer_select} FROM ({inner}{top}{where}) w"
+    # On PostgreSQL, the same rows with two changes that change no value, for the paths that
+    # run it (bench/aggregates/contribution.py: about ten times faster for the longest
+    # queries, the school's and the management capacity form's):
+    # - OFFSET 0 on the inner SELECT, which PostgreSQL then never merges into the outer one:
+    #   merged, each indicator's expressions were evaluated again wherever their result is
+    #   used (the `in`, `v`, `num` and `den` columns: three to six times);
+    # - the top-level row read through `_DETOASTED`: every `data -> 'key'` detoasted and
+    #   decompressed the whole document again, and a school's top-level row is above the
+    #   TOAST threshold.
+    once = ""
+    if dialect == "postgresql":
+        once = f"{outer_select} FROM ({inner}{_DETOASTED.format(rows=rows)}{where} OFFSET 0) w"
+    return ContributionQuery(form_version_id, sql, tuple(compiled), tuple(skipped), once)
 
 
 def _raw_columns(indicator: Indicator, ctx: Context, column: str) -> list[str]:

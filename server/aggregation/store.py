@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session, aliased
 
 from server.aggregation import catalog_source, catalog_state
 from server.aggregation.catalog_source import LoadedCatalog
-from server.aggregation.queries import contribution_sql
 from server.db import utcnow
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
 from server.models.submissions import ProcessingStatus, ReviewState
@@ -251,10 +250,10 @@ def compute(
             # batch of a form version, so the driver prepares it and PostgreSQL stops planning
             # it afresh each time (some 6 ms for the DMIP forms' long queries). The query in
             # the form that evaluates each expression and reads each row's JSON once.
-            sql = contribution_sql(query, "s.id = ANY(CAST(:ids AS bigint[]))")
+            sql = query.select_once("s.id = ANY(CAST(:ids AS bigint[]))")
             params: dict[str, Any] = {"ids": ids}
         else:
-            sql, params = query.select(f"s.id IN ({', '.join(str(int(i)) for i in ids)})"), {}
+            sql, params = query.select_once(f"s.id IN ({', '.join(str(int(i)) for i in ids)})"), {}
         result = session.execute(text(sql), params).mappings()
         for row in result:
             out.extend(unpivot(row, query.indicators))

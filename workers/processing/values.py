@@ -66,7 +66,7 @@ def converter(field: dict[str, Any]) -> Callable[[str], Any]:
     if typed is None:
         return _as_text
     if field.get("calculate") and kind in ("int", "decimal"):
-        # What a calculation over blank answers yields on the phone: no value, not an error.
+
         def calculated(text: str) -> Any:
             stripped = text.strip()
             return None if stripped in _NOT_A_NUMBER else typed(stripped)
