@@ -198,7 +198,7 @@ def submissions_behind(
             continue
         sql = (
             f"SELECT q.submission_id, q.org_unit_id, q.cycle, q.{column}_v, q.{column}_num, "
-            f"q.{column}_den FROM ({query.select(where)}) q WHERE q.{column}_in = 1 "
+            f"q.{column}_den FROM ({query.select_once(where)}) q WHERE q.{column}_in = 1 "
             "ORDER BY q.submission_id LIMIT :limit"
         )
         for sid, unit, cyc, v, num, den in session.execute(
