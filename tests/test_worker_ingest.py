@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from xml.sax import saxutils
 
 import pytest
 from sqlalchemy import create_engine, event, func, select, text, update
@@ -52,6 +53,19 @@ def test_a_valid_submission_is_processed_into_rows(database: Database) -> None:
         ("/data/classes", 1, {"cname": "P1"}),
         ("/data/classes", 2, {"cname": "P2"}),
     ]
+
+
+def test_answers_reach_the_rows_character_for_character(database: Database) -> None:
+    # PostgreSQL receives the rows as COPY text, where tab, newline, backslash and \N mean
+    # something; what the enumerator typed must come back exactly.
+    awkward = ("a\tb", "line 1\nline 2", "C:\\class\\N", "\\N", 'say "hi" & <go>', "Ekibiina ä€😀")
+    xml = mini_xml("uuid:awkward", classes=tuple(saxutils.escape(c) for c in awkward))
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, xml, "uuid:awkward")
+    assert _run(database, sid) is Outcome.processed
+    _sub, rows = _state(database, sid)
+    assert [r.data for r in rows[1:]] == [{"cname": c} for c in awkward]
 
 
 def test_an_invalid_submission_fails_with_every_reason_and_no_rows(database: Database) -> None:
