@@ -340,7 +340,7 @@ def copy_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """PostgreSQL: the rows streamed by one COPY. Half the worker's CPU per row of the
     statement run per row below, and less of the database's (bench/aggregates/rows.py); the
     JSON text is what the column type would have sent."""
-    with connection.connection.cursor().copy(_COPY_ROWS) as copy:
+    with connection.connection.cursor() as cursor, cursor.copy(_COPY_ROWS) as copy:
         for row in rows:
             copy.write_row(
                 (
