@@ -92,14 +92,14 @@ def test_the_three_forms_of_the_rule_agree_on_every_combination(database: Databa
             # As the worker holds it after processing: outcome and cycle in hand, not written.
             claimed.append(
                 Claimed(
-                    sub.id,
-                    version.id,
-                    b"<data/>",
-                    utcnow(),
-                    sub.cycle,
-                    False,
-                    None,
-                    status,
+                    id=sub.id,
+                    form_version_id=version.id,
+                    xml=b"<data/>",
+                    received_at=utcnow(),
+                    cycle=sub.cycle,
+                    counted=False,
+                    supersedes_id=None,
+                    processing_status=status,
                 )
             )
         session.commit()
