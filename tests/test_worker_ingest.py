@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from xml.sax import saxutils
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text, update
+from sqlalchemy import Engine, create_engine, event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ from server.models.submissions import ProcessingStatus
 from server.settings import Settings
 from tests.fixtures.openrosa import seed_org
 from tests.test_worker_support import add_form, add_submission, mini_xml
-from workers.ingest import Outcome, process_batch, process_submission
+from workers.ingest import Outcome, copy_rows, process_batch, process_submission
 
 
 def _run(db: Database, submission_id: int) -> Outcome:
@@ -324,24 +325,63 @@ def _wait_until_blocked_on_a_lock(holder: Session) -> None:
         time.sleep(0.01)
 
 
-def test_a_database_lost_mid_task_leaves_the_submission_waiting(settings: Settings) -> None:
+@pytest.fixture
+def with_admin(settings: Settings) -> Iterator[tuple[Database, Engine]]:
+    """The PostgreSQL test database, and a second engine that can end its sessions."""
     database = Database(settings.database_url)
     admin = create_engine(settings.database_url, isolation_level="AUTOCOMMIT")
-    try:
-        with database.session() as session:
-            version = add_form(session)
-            sid = add_submission(session, version, mini_xml("uuid:f"), "uuid:f")
-        with pytest.raises(OperationalError), database.session() as session:
-            assert process_submission(session, sid) is Outcome.processed
-            pid = session.scalar(text("SELECT pg_backend_pid()"))
-            with admin.connect() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        sub, rows = _state(database, sid)
-        assert sub.processing_status is ProcessingStatus.received
-        assert (sub.attempts, rows) == (0, [])
-        with database.session() as session:
-            total = session.scalar(select(func.count()).select_from(SubmissionRow))
-        assert total == 0
-    finally:
-        admin.dispose()
-        database.dispose()
+    yield database, admin
+    admin.dispose()
+    database.dispose()
+
+
+def test_a_database_lost_mid_task_leaves_the_submission_waiting(
+    with_admin: tuple[Database, Engine],
+) -> None:
+    database, admin = with_admin
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, mini_xml("uuid:f"), "uuid:f")
+    with pytest.raises(OperationalError), database.session() as session:
+        assert process_submission(session, sid) is Outcome.processed
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    sub, rows = _state(database, sid)
+    assert sub.processing_status is ProcessingStatus.received
+    assert (sub.attempts, rows) == (0, [])
+    with database.session() as session:
+        total = session.scalar(select(func.count()).select_from(SubmissionRow))
+    assert total == 0
+
+
+def test_a_database_lost_during_the_rows_copy_is_reported_for_a_retry(
+    with_admin: tuple[Database, Engine],
+) -> None:
+    # The COPY runs on the driver's cursor, outside SQLAlchemy's execution: losing the database
+    # there must still surface as SQLAlchemy's OperationalError (the task retries that) and
+    # drop the connection instead of returning it to the pool.
+    database, admin = with_admin
+    with database.session() as session:
+        version = add_form(session)
+        sid = add_submission(session, version, mini_xml("uuid:copy"), "uuid:copy")
+    with database.session() as session:
+        connection = session.connection()
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        row = {
+            "submission_id": sid,
+            "repeat_path": "",
+            "position": 0,
+            "parent_position": None,
+            "data": {"pupils": 1},
+        }
+        with pytest.raises(OperationalError):
+            copy_rows(connection, [row])
+        assert connection.invalidated
+        session.rollback()
+    with database.session() as session:
+        assert session.scalar(text("SELECT 1")) == 1  # a fresh connection from the pool
+        total = session.scalar(select(func.count()).select_from(SubmissionRow))
+    assert total == 0

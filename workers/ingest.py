@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from server.aggregation import store as aggregates
@@ -340,17 +342,25 @@ def copy_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """PostgreSQL: the rows streamed by one COPY. Half the worker's CPU per row of the
     statement run per row below, and less of the database's (bench/aggregates/rows.py); the
     JSON text is what the column type would have sent."""
-    with connection.connection.cursor() as cursor, cursor.copy(_COPY_ROWS) as copy:
-        for row in rows:
-            copy.write_row(
-                (
-                    row["submission_id"],
-                    row["repeat_path"],
-                    row["position"],
-                    row["parent_position"],
-                    json.dumps(row["data"]),
+    try:
+        with connection.connection.cursor() as cursor, cursor.copy(_COPY_ROWS) as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        row["submission_id"],
+                        row["repeat_path"],
+                        row["position"],
+                        row["parent_position"],
+                        json.dumps(row["data"]),
+                    )
                 )
-            )
+    except psycopg.Error as exc:
+        # Raised outside SQLAlchemy's execution, so reported as SQLAlchemy would: a database
+        # that went away as its OperationalError, which the task retries, with the connection
+        # dropped rather than handed back to the pool.
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            connection.invalidate(exc)
+        raise DBAPIError.instance(_COPY_ROWS, None, exc, psycopg.Error) from exc
 
 
 def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
