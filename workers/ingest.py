@@ -172,9 +172,8 @@ def _done_elsewhere(session: Session, ids: set[int]) -> dict[int, Outcome]:
         return {}
     waiting = set(
         session.scalars(
-            select(Submission.id).where(
-                Submission.id.in_(ids),
-                Submission.processing_status == ProcessingStatus.received,
+            select(_table.c.id).where(
+                _table.c.id.in_(ids), _table.c.processing_status == ProcessingStatus.received
             )
         )
     )
@@ -334,8 +333,9 @@ def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         insert_rows(connection, rows)
 
 
-_ROW_COLUMNS = ("submission_id", "repeat_path", "position", "parent_position", "data")
-_COPY_ROWS = f"COPY submission_rows ({', '.join(_ROW_COLUMNS)}) FROM STDIN"
+_COPY_ROWS = (
+    "COPY submission_rows (submission_id, repeat_path, position, parent_position, data) FROM STDIN"
+)
 
 
 def copy_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bench.aggregates import load
-from bench.aggregates.run import db_url, ensure_loaded
+from bench.aggregates.run import db_url, reuse_loaded
 from server.aggregation import catalog_source
 from server.db import make_engine
 
@@ -44,8 +44,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    name, _info = ensure_loaded(load.Plan(args.submissions, 24, 15, 0), True, 1)
-    engine = make_engine(db_url(name))
+    engine = make_engine(db_url(reuse_loaded(args.submissions)))
     with Session(engine) as session:
         loaded = catalog_source.load(session)
         for version_id, form_id, fields in load.form_versions(session):

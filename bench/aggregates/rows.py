@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sqlalchemy import Connection, Engine, text
 
-from bench.aggregates import load
-from bench.aggregates.run import db_url, ensure_loaded
+from bench.aggregates.run import db_url, reuse_loaded
 from bench.ingest.cpu import HZ, process_ticks
 from server.db import make_engine
 from workers.ingest import copy_rows, insert_rows
@@ -67,7 +66,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=4)
     args = parser.parse_args()
-    name, _info = ensure_loaded(load.Plan(args.submissions, 24, 15, 0), True, 1)
+    name = reuse_loaded(args.submissions)
     engine = make_engine(db_url(name))
     with engine.connect() as conn:
         rows = [

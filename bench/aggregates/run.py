@@ -80,6 +80,13 @@ def admin_exec(sql: str) -> list[Any]:
         engine.dispose()
 
 
+def reuse_loaded(submissions: int) -> str:
+    """The name of the database a run of this benchmark loaded for `submissions`: the other
+    benchmarks that work on the loaded data (contribution.py, rows.py, bench/plans) need one."""
+    name, _info = ensure_loaded(load.Plan(submissions, 24, 15, 0), True, 1)
+    return name
+
+
 def ensure_loaded(plan: load.Plan, skip_load: bool, processes: int) -> tuple[str, dict]:
     if skip_load:
         prefix = f"dmip_bench_agg_{plan.submissions}_"

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sqlalchemy import func, select
 
 from bench.aggregates import load
-from bench.aggregates.run import db_url, ensure_loaded
+from bench.aggregates.run import db_url, reuse_loaded
 
 
 def main() -> None:
@@ -33,8 +33,7 @@ def main() -> None:
     from server.plans import staleness
     from server.plans.regenerate import regenerate_due
 
-    name, _ = ensure_loaded(load.Plan(args.submissions, 24, 15, 0), True, 1)
-    db = Database(db_url(name))
+    db = Database(db_url(reuse_loaded(args.submissions)))
     with db.session() as s:
         codes = [code for code, _ in load.district_codes(s, args.districts)]
     for code in codes:

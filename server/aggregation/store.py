@@ -248,13 +248,12 @@ def compute(
         if dialect == "postgresql":
             # The ids as one array parameter: the statement's text is then the same for every
             # batch of a form version, so the driver prepares it and PostgreSQL stops planning
-            # it afresh each time (some 6 ms for the DMIP forms' long queries). The query in
-            # the form that evaluates each expression and reads each row's JSON once.
-            sql = query.select_once("s.id = ANY(CAST(:ids AS bigint[]))")
-            params: dict[str, Any] = {"ids": ids}
+            # it afresh each time (some 6 ms for the DMIP forms' long queries).
+            where, params = "s.id = ANY(CAST(:ids AS bigint[]))", {"ids": ids}
         else:
-            sql, params = query.select_once(f"s.id IN ({', '.join(str(int(i)) for i in ids)})"), {}
-        result = session.execute(text(sql), params).mappings()
+            where, params = f"s.id IN ({', '.join(str(int(i)) for i in ids)})", {}
+        # The form of the query that evaluates each expression and reads each row's JSON once.
+        result = session.execute(text(query.select_once(where)), params).mappings()
         for row in result:
             out.extend(unpivot(row, query.indicators))
     return out
