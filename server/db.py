@@ -7,7 +7,7 @@ factory, the Celery worker and the CLI, each for itself.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -19,12 +19,16 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    all_,
+    any_,
+    bindparam,
     create_engine,
     event,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from server.held_connection import HeldConnection
@@ -115,6 +119,21 @@ def dialect_insert(dialect: str) -> Any:
     else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
     return insert
+
+
+ID_ARRAY = ARRAY(BigInteger)
+
+
+def among(column: Any, ids: Collection[int], postgresql: bool, *, negate: bool = False) -> Any:
+    """`column IN ids` (`NOT IN` with `negate`); on PostgreSQL as one array parameter,
+    `column = ANY(:ids)`. The text of an IN list changes with the number of ids, so SQLAlchemy
+    renders it and psycopg converts it afresh at every execution (a tenth of the worker's CPU
+    for batches of a few hundred ids); the array's statement is the same every time, found in
+    both their caches and prepared once."""
+    if not postgresql:
+        return column.not_in(ids) if negate else column.in_(ids)
+    values: ColumnElement[Any] = bindparam(None, list(ids), type_=ID_ARRAY)
+    return column != all_(values) if negate else column == any_(values)
 
 
 # Seconds a connection may sit unused before it is pinged ahead of its next use.
