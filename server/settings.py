@@ -78,6 +78,11 @@ class Settings:
     # the worker kept up with 880 submissions/s over a minute on two cores, at 100 with 770/s,
     # and freshness at 300/s stayed under 0.7 s at p95 with either (BENCHMARKS.md).
     wakeup_interval_ms: int = 500
+    # Under a sustained load (200 submissions/s or more in a web process) the pace doubles
+    # after each wake-up, up to this, and a task carries as many more ids: fewer, larger
+    # batches leave more of the cores to ingest. Back to the interval above as soon as the
+    # load falls; equal to it, the pace never stretches.
+    wakeup_max_interval_ms: int = 4000
     # Files of finished exports and DMIP documents are deleted this many days after they were
     # made (the job then says so); asking again makes a fresh one.
     job_file_retention_days: int = 7
@@ -136,6 +141,13 @@ class Settings:
         elif len(secret_key) < 16:
             raise SettingsError("DMIP_SECRET_KEY must be at least 16 characters long")
         forms_dir = Path(env.get("DMIP_FORMS_DIR") or PROJECT_ROOT / "forms").resolve()
+        wakeup_interval_ms = _int(env, "DMIP_WAKEUP_INTERVAL_MS", cls.wakeup_interval_ms)
+        wakeup_max_interval_ms = _int(
+            env,
+            "DMIP_WAKEUP_MAX_INTERVAL_MS",
+            max(cls.wakeup_max_interval_ms, wakeup_interval_ms),
+            minimum=wakeup_interval_ms,
+        )
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -151,7 +163,8 @@ class Settings:
             sweep_interval=_int(env, "DMIP_SWEEP_INTERVAL", cls.sweep_interval, minimum=1),
             sweep_grace=_int(env, "DMIP_SWEEP_GRACE", cls.sweep_grace),
             worker_batch=_int(env, "DMIP_WORKER_BATCH", cls.worker_batch, minimum=1),
-            wakeup_interval_ms=_int(env, "DMIP_WAKEUP_INTERVAL_MS", cls.wakeup_interval_ms),
+            wakeup_interval_ms=wakeup_interval_ms,
+            wakeup_max_interval_ms=wakeup_max_interval_ms,
             job_file_retention_days=_int(
                 env, "DMIP_JOB_FILE_RETENTION_DAYS", cls.job_file_retention_days, minimum=1
             ),

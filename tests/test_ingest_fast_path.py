@@ -4,15 +4,18 @@ off the request, pooled connections pinged only when idle, 503 when the database
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from server.db import make_engine
 from server.models import Submission, User
-from server.openrosa.wakeups import WakeUps
+from server.openrosa.wakeups import BUSY_RATE, WakeUps, next_pace
 from server.services.users import set_password
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from tests.fixtures.openrosa import (
     REALM,
     add_user,
@@ -196,17 +199,89 @@ def test_wakeups_send_at_once_at_a_trickle_gather_under_load_and_never_hold_a_fu
     assert sent == [[4], [5, 6]]
 
 
+@given(
+    interval=st.floats(0.01, 2.0),
+    stretch=st.floats(1.0, 16.0),
+    rates=st.lists(st.tuples(st.floats(0, 5000), st.floats(0.001, 10.0)), max_size=30),
+)
+def test_the_wakeup_pace_stretches_under_load_within_bounds_and_falls_back_at_once(
+    interval: float, stretch: float, rates: list[tuple[float, float]]
+) -> None:
+    top = interval * stretch
+    pace = interval
+    for rate, elapsed in rates:
+        before, pace = pace, next_pace(pace, round(rate * elapsed), elapsed, interval, top)
+        assert interval <= pace <= top
+        sent_rate = round(rate * elapsed) / elapsed
+        if sent_rate >= BUSY_RATE:
+            assert pace == min(top, before * 2)
+        elif sent_rate < BUSY_RATE / 2:
+            assert pace == interval
+        else:
+            assert pace == before
+
+
+def test_wakeups_under_load_send_fewer_larger_tasks_and_at_a_trickle_go_back_to_the_pace() -> None:
+    sent: list[list[int]] = []
+    lock = threading.Lock()
+
+    def send(ids: list[int]) -> bool:
+        with lock:
+            sent.append(ids)
+        return True
+
+    wakeups = WakeUps(send, chunk=10, interval=0.05, max_interval=0.2)
+    ids = list(range(1, 2001))
+    for start in range(0, len(ids), 10):  # ten every 5 ms or so: far above BUSY_RATE
+        for submission_id in ids[start : start + 10]:
+            wakeups.add(submission_id)
+        time.sleep(0.005)
+    wakeups.flush()
+    assert [i for task in sent for i in task] == ids  # each once, in order
+    sizes = [len(task) for task in sent]
+    # The chunk grew with the pace, to chunk x max_interval / interval and never beyond.
+    assert max(sizes) == 40, sizes
+    # A quiet spell, then one submission: it goes alone, and the pace is back to the interval.
+    time.sleep(0.25)
+    sent.clear()
+    wakeups.add(5000)
+    wakeups.flush()
+    assert sent == [[5000]]
+    assert wakeups.pace == (0.05, 10)
+
+
+def test_wakeups_that_may_not_stretch_keep_their_chunk() -> None:
+    sent: list[list[int]] = []
+    wakeups = WakeUps(lambda ids: sent.append(ids) or True, chunk=10, interval=0.05)
+    for submission_id in range(1, 1001):
+        wakeups.add(submission_id)
+    wakeups.flush()
+    assert max(len(task) for task in sent) == 10
+    assert wakeups.pace == (0.05, 10)
+
+
 def test_the_wakeup_pace_and_chunk_come_from_the_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from server.app import create_app
     from server.openrosa.deps import wakeups
 
     env = {"DMIP_DATA_DIR": str(tmp_path), "DMIP_SECRET_KEY": "k" * 20}
-    assert Settings.from_env(env).wakeup_interval_ms == 500
-    env |= {"DMIP_WAKEUP_INTERVAL_MS": "250", "DMIP_WORKER_BATCH": "7"}
+    defaults = Settings.from_env(env)
+    assert (defaults.wakeup_interval_ms, defaults.wakeup_max_interval_ms) == (500, 4000)
+    # A pace set above the default stretch: the stretch is at least the pace.
+    assert Settings.from_env(env | {"DMIP_WAKEUP_INTERVAL_MS": "5000"}).wakeup_max_interval_ms == (
+        5000
+    )
+    with pytest.raises(SettingsError, match="DMIP_WAKEUP_MAX_INTERVAL_MS must be at least 500"):
+        Settings.from_env(env | {"DMIP_WAKEUP_MAX_INTERVAL_MS": "100"})
+    env |= {
+        "DMIP_WAKEUP_INTERVAL_MS": "250",
+        "DMIP_WAKEUP_MAX_INTERVAL_MS": "1000",
+        "DMIP_WORKER_BATCH": "7",
+    }
     app = create_app(Settings.from_env(env))
     try:
         with app.app_context():
-            assert (wakeups().interval, wakeups().chunk) == (0.25, 7)
+            assert (wakeups().interval, wakeups().max_interval, wakeups().chunk) == (0.25, 1.0, 7)
     finally:
         app.extensions["dmip"].db.dispose()
 

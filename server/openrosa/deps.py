@@ -77,6 +77,7 @@ def _new_receiver(app_state: AppState) -> Receiver:
             lambda ids: app_state.tasks.send(PROCESS_SUBMISSION, ids),
             app_state.settings.worker_batch,
             app_state.settings.wakeup_interval_ms / 1000,
+            app_state.settings.wakeup_max_interval_ms / 1000,
         ),
         inserts=inserts,
     )
