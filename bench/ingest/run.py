@@ -378,7 +378,14 @@ def main() -> None:
                         runs["bare"].append(run_wrk(bare_port, c, args.duration, env))
                         if args.burst_worker:
                             drain(url, 900)
+                            done_before = count(url, "processed")
                         runs["real"].append(run_wrk(real_port, c, args.duration, env))
+                        if args.burst_worker:
+                            # What the worker got through while the run lasted (stored, checked,
+                            # flattened and in the aggregates), read the moment wrk stops.
+                            runs["real"][-1]["processed_during"] = (
+                                count(url, "processed") - done_before
+                            )
                     bare, real = fastest_run(runs["bare"]), fastest_run(runs["real"])
                     rows.append(
                         {
@@ -396,6 +403,13 @@ def main() -> None:
                         f"ratio {rows[-1]['ratio']:.2f}",
                         flush=True,
                     )
+                    if "processed_during" in real:
+                        print(
+                            f"     the worker processed {real['processed_during']} of the "
+                            f"{real['requests'] - real['errors']} submissions of that run while it "
+                            f"lasted ({real['processed_during'] / args.duration:.0f}/s)",
+                            flush=True,
+                        )
                     if len(runs["real"]) > 1:
                         rates = {
                             k: ", ".join(f"{r['rate']:.0f}" for r in v) for k, v in runs.items()
