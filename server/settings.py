@@ -69,7 +69,8 @@ class Settings:
     # At most this many waiting submissions processed by a worker in one transaction (the
     # aggregates are brought in line once per batch); 1 processes them one by one. At 300
     # submissions/s on two cores, batches of 50 fell behind and batches of 200 kept up
-    # (BENCHMARKS.md, freshness by batch size).
+    # (BENCHMARKS.md, freshness by batch size). A wake-up's own ids all go into its batch, and
+    # under a sustained load a wake-up carries more (`wakeup_max_interval_ms`).
     worker_batch: int = 200
     # Each web process wakes the worker for what it received at most this often (a task per
     # this many milliseconds, with every id gathered meanwhile; the first of a quiet spell
