@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
 
 from server.held_connection import HeldConnection
@@ -124,16 +124,37 @@ def dialect_insert(dialect: str) -> Any:
 ID_ARRAY = ARRAY(BigInteger)
 
 
-def among(column: Any, ids: Collection[int], postgresql: bool, *, negate: bool = False) -> Any:
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def id_list(
+    postgresql: bool, name: str | None = None, ids: Collection[int] | None = None
+) -> BindParameter[Any]:
+    """A list of ids as one parameter: an array on PostgreSQL, an expanding IN list on SQLite;
+    named, to build a statement once and bind the ids at each execution, or with its `ids`."""
+    value = None if ids is None else list(ids)
+    if postgresql:
+        return bindparam(name, value, type_=ID_ARRAY)
+    return bindparam(name, value, expanding=True)
+
+
+def among(
+    column: Any,
+    ids: Collection[int] | BindParameter[Any],
+    postgresql: bool,
+    *,
+    negate: bool = False,
+) -> Any:
     """`column IN ids` (`NOT IN` with `negate`); on PostgreSQL as one array parameter,
     `column = ANY(:ids)`. The text of an IN list changes with the number of ids, so SQLAlchemy
     renders it and psycopg converts it afresh at every execution (a tenth of the worker's CPU
     for batches of a few hundred ids); the array's statement is the same every time, found in
-    both their caches and prepared once."""
-    if not postgresql:
-        return column.not_in(ids) if negate else column.in_(ids)
-    values: ColumnElement[Any] = bindparam(None, list(ids), type_=ID_ARRAY)
-    return column != all_(values) if negate else column == any_(values)
+    both their caches and prepared once. `ids` may be a parameter of `id_list`."""
+    values = ids if isinstance(ids, BindParameter) else id_list(postgresql, ids=ids)
+    if postgresql:
+        return column != all_(values) if negate else column == any_(values)
+    return column.not_in(values) if negate else column.in_(values)
 
 
 # Seconds a connection may sit unused before it is pinged ahead of its next use.

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from server.aggregation import store as aggregates
-from server.db import Database, among, utcnow
+from server.db import Database, among, is_postgresql, utcnow
 from server.models import Form, FormVersion, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
 from workers.processing import FormSpec, Problem, Result, process
@@ -88,7 +88,7 @@ def process_batch(
     only: SQLite has one writer and no SKIP LOCKED)."""
     wanted = sorted({int(i) for i in submission_ids})
     waiting = _table.c.processing_status == ProcessingStatus.received
-    pg = _is_postgresql(session)
+    pg = is_postgresql(session)
     # Its own submissions first, by primary key, then the oldest waiting, in id order through
     # the index of waiting ones (ix_submissions_waiting): two queries, as one ordered by "is it
     # one of these" could use neither.
@@ -141,10 +141,6 @@ _CLAIM = select(
 )
 
 
-def _is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _claim(query: Select[Any], limit: int) -> Select[Any]:
     return query.order_by(_table.c.id).limit(limit).with_for_update(skip_locked=True)
 
@@ -154,7 +150,7 @@ def _finish(session: Session, batch: list[Claimed]) -> dict[int, Outcome]:
     in the caller's transaction: their outcomes and flattened rows, and the aggregates."""
     # Rows a failed earlier attempt left behind.
     ids = [sub.id for sub in batch]
-    pg = _is_postgresql(session)
+    pg = is_postgresql(session)
     session.execute(delete(SubmissionRow).where(among(SubmissionRow.submission_id, ids, pg)))
     specs = _specs(session, batch)
     rows: list[dict[str, Any]] = []
@@ -179,7 +175,7 @@ def _done_elsewhere(session: Session, ids: set[int]) -> dict[int, Outcome]:
     waiting = set(
         session.scalars(
             select(_table.c.id).where(
-                among(_table.c.id, ids, _is_postgresql(session)),
+                among(_table.c.id, ids, is_postgresql(session)),
                 _table.c.processing_status == ProcessingStatus.received,
             )
         )

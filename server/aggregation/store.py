@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import any_, bindparam, delete, exists, func, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from server.aggregation import catalog_source, catalog_state
 from server.aggregation.catalog_source import LoadedCatalog
-from server.db import ID_ARRAY, among, utcnow
+from server.db import among, id_list, is_postgresql, utcnow
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
 from server.models.submissions import ProcessingStatus, ReviewState
 from server.plans import staleness
@@ -95,23 +95,21 @@ def standing_condition(s: Any) -> Any:
 
 # Built once: the conditions' aliased successor costs the best part of a millisecond to
 # build, every time, before SQLAlchemy finds the statement in its compiled cache.
-# The ids an expanding IN list on SQLite, one array parameter on PostgreSQL (server/db.py
-# `among`: the statement's text is then the same for every batch).
-_IDS = Submission.id.in_(bindparam("ids", expanding=True))
-_IDS_PG = Submission.id == any_(bindparam("ids", type_=ID_ARRAY))
-_STANDING = select(Submission.id, standing_condition(Submission)).where(_IDS)
-_STANDING_PG = select(Submission.id, standing_condition(Submission)).where(_IDS_PG)
-_ELIGIBLE = (
-    select(Submission, eligible_condition(Submission).label("eligible"))
-    .where(_IDS)
+# By whether the database is PostgreSQL: the ids one array parameter there (server/db.py
+# `among`: the statement's text is then the same for every batch), and the rows locked.
+_STANDING = {
+    pg: select(Submission.id, standing_condition(Submission)).where(
+        among(Submission.id, id_list(pg, "ids"), pg)
+    )
+    for pg in (False, True)
+}
+_ELIGIBLE = {
+    pg: select(Submission, eligible_condition(Submission).label("eligible"))
+    .where(among(Submission.id, id_list(pg, "ids"), pg))
     .order_by(Submission.id)
-)
-_ELIGIBLE_LOCKED_PG = (
-    select(Submission, eligible_condition(Submission).label("eligible"))
-    .where(_IDS_PG)
-    .order_by(Submission.id)
-    .with_for_update(of=Submission)
-)
+    for pg in (False, True)
+}
+_ELIGIBLE[True] = _ELIGIBLE[True].with_for_update(of=Submission)
 
 
 def refresh(
@@ -123,7 +121,7 @@ def refresh(
     if not ids:
         return 0
     pg = _lock(session, ids)
-    rows = session.execute(_ELIGIBLE_LOCKED_PG if pg else _ELIGIBLE, {"ids": ids}).all()
+    rows = session.execute(_ELIGIBLE[pg], {"ids": ids}).all()
     changed = [(sub, bool(should)) for sub, should in rows if bool(should) != sub.counted]
     return _count(session, changed, catalog_path)
 
@@ -183,10 +181,7 @@ def decide_counted(session: Session, submissions: Sequence[C]) -> list[tuple[C, 
     ids = sorted(s.id for s in submissions)
     changed: list[tuple[C, bool]] = []
     pg = _lock(session, ids)
-    standing = {
-        sid: bool(ok)
-        for sid, ok in session.execute(_STANDING_PG if pg else _STANDING, {"ids": ids})
-    }
+    standing = {sid: bool(ok) for sid, ok in session.execute(_STANDING[pg], {"ids": ids})}
     for sub in submissions:
         should = (
             sub.processing_status == ProcessingStatus.processed
@@ -312,7 +307,7 @@ def ancestors(session: Session, org_unit_ids: Iterable[int]) -> dict[int, tuple[
         select(unit.id, above.id, above.path)
         # An exact prefix test: codes may hold LIKE's wildcards.
         .join(above, func.substr(unit.path, 1, func.length(above.path)) == above.path)
-        .where(among(unit.id, wanted, session.get_bind().dialect.name == "postgresql"))
+        .where(among(unit.id, wanted, is_postgresql(session)))
     )
     chains: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for unit_id, ancestor_id, path in rows:

@@ -66,7 +66,6 @@ class WakeUps:
         self._interval = interval
         self._max_interval = max(interval, interval if max_interval is None else max_interval)
         self._pace = interval  # the interval in effect: `interval`, stretched under load
-        self._limit = self._chunk  # the chunk in effect, stretched with the pace
         self._last_send = 0.0
         self._pending: list[int] = []
         self._busy = False
@@ -91,7 +90,11 @@ class WakeUps:
     def pace(self) -> tuple[float, int]:
         """The interval and chunk in effect now."""
         with self._condition:
-            return self._pace, self._limit
+            return self._pace, self._limit()
+
+    def _limit(self) -> int:
+        """The chunk in effect: `chunk` ids per `interval` of the pace."""
+        return max(self._chunk, round(self._chunk * self._pace / self._interval))
 
     def add(self, submission_id: int) -> None:
         with self._condition:
@@ -101,7 +104,7 @@ class WakeUps:
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="dmip-wakeups", daemon=True)
                 self._thread.start()
-            if len(self._pending) == 1 or len(self._pending) == self._limit:
+            if len(self._pending) == 1 or len(self._pending) == self._limit():
                 # All: `flush` may be waiting on the same condition, and must not take the
                 # sending thread's wake-up.
                 self._condition.notify_all()
@@ -118,7 +121,7 @@ class WakeUps:
                 self._busy = True
                 # Gather until the pace allows the next publish (or a chunk is full); `add`
                 # notifies when the chunk fills.
-                while len(self._pending) < self._limit:
+                while len(self._pending) < self._limit():
                     left = self._next_send - time.monotonic()
                     if left <= 0:
                         break
@@ -132,10 +135,9 @@ class WakeUps:
                     self._interval,
                     self._max_interval,
                 )
-                self._limit = max(self._chunk, round(self._chunk * self._pace / self._interval))
                 self._last_send = now
                 self._next_send = now + self._pace
-                limit = self._limit
+                limit = self._limit()
             for start in range(0, len(batch), limit):
                 ids = batch[start : start + limit]
                 try:
