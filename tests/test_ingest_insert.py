@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from server.held_connection import HeldConnection
 from server.models import Submission, User
 from server.services.ingest import IncomingSubmission, new_row_values
-from server.services.ingest_insert import insert_new_rows
+from server.services.ingest_insert import insert_new_rows, insert_new_rows_held
 from server.xform.safe_xml import parse
 from server.xform.submission_meta import read_meta
 from tests.fixtures.openrosa import add_user, instance, new_instance_id, publish, seed_org
@@ -107,6 +108,28 @@ def test_a_row_the_database_refuses_fails_alone(world) -> None:  # type: ignore[
     assert stored(db, bad["instance_id"]) == []
     with pytest.raises(DBAPIError):  # alone, the error is raised
         insert_new_rows(db.get_bind(), [bad])
+
+
+def test_the_held_connection_lost_fails_one_write_and_the_next_reconnects(world) -> None:  # type: ignore[no-untyped-def]
+    db = world[0]
+    held = HeldConnection(db.get_bind(), idle_ping_after=3600.0)  # no ping: the write finds out
+    try:
+        first, second, third = row(world), row(world), row(world)
+        assert isinstance(insert_new_rows_held(held, [first])[0], int)
+        with held.use() as pooled:
+            backend = pooled.driver_connection.info.backend_pid
+        db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        db.commit()
+        with pytest.raises(DBAPIError):
+            insert_new_rows_held(held, [second])
+        # A new connection, and a cursor of its own: the one kept for the dead connection
+        # would fail every write from now on.
+        assert isinstance(insert_new_rows_held(held, [third])[0], int)
+        with held.use() as pooled:
+            assert pooled.driver_connection.info.backend_pid != backend
+        assert [len(stored(db, r["instance_id"])) for r in (first, second, third)] == [1, 0, 1]
+    finally:
+        held.close()
 
 
 def test_concurrent_submissions_are_each_stored_once_and_answered_201(client, world) -> None:  # type: ignore[no-untyped-def]

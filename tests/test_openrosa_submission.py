@@ -40,12 +40,9 @@ def world(db):  # type: ignore[no-untyped-def]
 
 
 def post(client, xml: bytes | None, files=None, user="ann", incomplete=False, **kw):  # type: ignore[no-untyped-def]
+    body = multipart(xml, files, incomplete)
     return client.post(
-        "/submission",
-        data=form_data(xml, files, incomplete),
-        headers=basic(user),
-        content_type="multipart/form-data",
-        **kw,
+        "/submission", data=body.body, content_type=body.content_type, headers=basic(user), **kw
     )
 
 
@@ -193,6 +190,20 @@ def test_missing_xml_part_and_non_multipart_body(client, world) -> None:  # type
         "/submission", data=instance("uuid:x"), content_type="text/xml", headers=basic("ann")
     )
     assert raw.status_code == 400 and "multipart" in message(raw)[1]
+    assert count(world) == 0
+
+
+def test_a_body_cut_short_is_400_and_stores_nothing(client, world) -> None:  # type: ignore[no-untyped-def]
+    body = multipart(instance(new_instance_id()), {"photo.jpg": PHOTO})
+    response = client.post(
+        "/submission",
+        data=body.body[:-200],
+        content_type=body.content_type,
+        headers=basic("ann"),
+    )
+    assert response.status_code == 400
+    nature, text = message(response)
+    assert nature == "error" and "not valid multipart/form-data" in text
     assert count(world) == 0
 
 

@@ -35,7 +35,7 @@ PARTS = [
     ("gunicorn access log", "access", "gunicorn/glogging.py"),
     ("Flask", "wsgi_app", "flask/app.py"),
     ("the receiver", "submission", "openrosa/submission.py"),
-    ("multipart parsing (werkzeug)", "parse_multipart", "openrosa/spool.py"),
+    ("multipart parsing", "parse_multipart", "openrosa/spool.py"),
     ("credentials", "require_principal", "auth/http.py"),
     ("XML parsing", "parse", "xform/safe_xml.py"),
     ("meta", "read_meta", "xform/submission_meta.py"),

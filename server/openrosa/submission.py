@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from flask import Request, Response, request
 from sqlalchemy import select
-from werkzeug.datastructures import FileStorage
 
 from server.app import db_session, open_db_session
 from server.auth import require_user
@@ -27,7 +26,7 @@ from server.openrosa.deps import Place, Receiver, receiver
 from server.openrosa.documents import openrosa_response
 from server.openrosa.form_cache import FormTarget
 from server.openrosa.responses import xml_response
-from server.openrosa.spool import Multipart, parse_multipart
+from server.openrosa.spool import FilePart, Multipart, parse_multipart
 from server.problems import Problem, bad_request, forbidden, not_found
 from server.services.ingest import (
     IncomingAttachment,
@@ -63,9 +62,8 @@ def submission() -> Response:
             "submission.not_multipart",
             "A submission must be sent as multipart/form-data with an xml_submission_file part.",
         )
-    # The app's form-memory limit bounds non-file fields. It must stay well above werkzeug's
-    # 64 KiB read size: the multipart decoder refuses a read when its carried-over buffer plus
-    # the new data exceed it, which binary attachments (photos) would otherwise trip.
+    # The app's form-memory limit bounds the parts kept in memory whatever the body's size:
+    # non-file fields (the XML itself, from some clients).
     rx = receiver()
     parts = parse_multipart(req, rx.state.settings.uploads_dir, req.max_form_memory_size)
     # Collect names itself in the query string ("collect:abc..."); the column holds 255.
@@ -101,11 +99,11 @@ class _Parts:
 
 
 def _read_parts(parts: Multipart) -> _Parts:
-    xml_part = parts.files.get(XML_PART)
+    xml_part = parts.file(XML_PART)
     if xml_part is not None:
         xml = xml_part.stream.read(MAX_XML_BYTES + 1)
-    elif XML_PART in parts.form:
-        xml = parts.form[XML_PART].encode("utf-8")
+    elif XML_PART in parts.fields:
+        xml = parts.fields[XML_PART].encode("utf-8")
     else:
         raise bad_request(
             "submission.no_xml",
@@ -118,22 +116,22 @@ def _read_parts(parts: Multipart) -> _Parts:
             f"The submission's XML is larger than {MAX_XML_BYTES} bytes.",
         )
     attachments: dict[str, IncomingAttachment] = {}
-    for field_name, storage in parts.files.items(multi=True):
-        if field_name == XML_PART:
+    for part in parts.files:
+        if part.name == XML_PART:
             continue
-        name = _attachment_name(field_name, storage)
+        name = _attachment_name(part)
         # A name sent twice in one body: the later part wins, as a later POST would.
         attachments[name] = IncomingAttachment(
             name=name,
-            content_type=(storage.mimetype or "application/octet-stream")[:128],
-            stream=storage.stream,
+            content_type=(part.content_type or "application/octet-stream")[:128],
+            stream=part.stream,
         )
-    incomplete = parts.form.get(INCOMPLETE_PART, "").strip().lower() in {"yes", "true"}
+    incomplete = parts.fields.get(INCOMPLETE_PART, "").strip().lower() in {"yes", "true"}
     return _Parts(xml, list(attachments.values()), incomplete)
 
 
-def _attachment_name(field_name: str, storage: FileStorage) -> str:
-    name = storage.filename or field_name
+def _attachment_name(part: FilePart) -> str:
+    name = part.filename or part.name
     if (
         not name
         or len(name) > 255
