@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import cProfile
 import io
 import os
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,22 @@ def cpu_per_call(call: Callable[[], None], count: int) -> float:
     return (time.process_time() - started) / count * 1e6
 
 
+@contextlib.contextmanager
+def real_app() -> Iterator[Any]:
+    """The real app, built in this process on a throwaway database set up as
+    bench/ingest/run.py sets it up (its settings in this process's environment)."""
+    with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-inproc-") as tmp:
+        env = bench.server_env(url, Path(tmp) / "data")
+        bench.prepare(env)
+        os.environ.update(env)
+        from server.app import create_app, prepare_for_requests
+        from server.settings import Settings
+
+        app = create_app(Settings.from_env())
+        prepare_for_requests(app)
+        yield app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="of each app, in all")
@@ -130,17 +147,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-worker", action="store_true")
     args = parser.parse_args()
-    with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-inproc-") as tmp:
-        env = bench.server_env(url, Path(tmp) / "data")
-        bench.prepare(env)
-        os.environ.update(env)
+    with real_app() as app:
         from bench.ingest.bare_app import app as bare_app
-        from server.app import create_app, prepare_for_requests
         from server.openrosa.deps import wakeups
         from server.settings import Settings
 
-        app = create_app(Settings.from_env())
-        prepare_for_requests(app)
         environ = environ_factory()
         real, bare = caller(app, environ), caller(bare_app, environ)
         for _ in range(300):

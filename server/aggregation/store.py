@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from server.aggregation import catalog_source, catalog_state
 from server.aggregation.catalog_source import LoadedCatalog
@@ -69,27 +70,43 @@ class Contribution:
     partial: Partial
 
 
-def eligible_condition(s: Any) -> Any:
-    """The SQL condition for "counts", on a submissions table or alias `s`."""
+def eligible_condition(s: Any, among_ids: tuple[BindParameter[Any], bool] | None = None) -> Any:
+    """The SQL condition for "counts", on a submissions table or alias `s`; `among_ids` as
+    for `standing_condition`."""
     return (
         (s.processing_status == ProcessingStatus.processed)
         & s.cycle.is_not(None)
-        & standing_condition(s)
+        & standing_condition(s, among_ids)
     )
 
 
-def standing_condition(s: Any) -> Any:
+def standing_condition(s: Any, among_ids: tuple[BindParameter[Any], bool] | None = None) -> Any:
     """The part of "counts" that processing a submission does not change: not deleted, not
-    rejected, placed, and not superseded by a processed edit."""
+    rejected, placed, and not superseded by a processed edit.
+
+    `among_ids` (an `id_list` parameter and whether the database is PostgreSQL) is for a
+    statement that only looks at the submissions of those ids: the edits superseding them are
+    then looked up once, through the index on `supersedes_id`, by those ids. Correlated
+    (each row's own EXISTS), PostgreSQL may plan the check as a hash of every processed
+    submission's `supersedes_id`, built at each execution: a worker's batch then read the
+    whole table (5 ms a batch at 10,000 submissions, growing with each one).
+    """
     successor = aliased(Submission)
+    processed = successor.processing_status == ProcessingStatus.processed
+    if among_ids is None:
+        superseded = exists().where(successor.supersedes_id == s.id, processed)
+    else:
+        ids, pg = among_ids
+        superseded = s.id.in_(
+            select(successor.supersedes_id).where(
+                among(successor.supersedes_id, ids, pg), processed
+            )
+        )
     return (
         s.deleted_at.is_(None)
         & (s.review_state != ReviewState.rejected)
         & s.org_unit_id.is_not(None)
-        & ~exists().where(
-            successor.supersedes_id == s.id,
-            successor.processing_status == ProcessingStatus.processed,
-        )
+        & ~superseded
     )
 
 
@@ -97,15 +114,16 @@ def standing_condition(s: Any) -> Any:
 # build, every time, before SQLAlchemy finds the statement in its compiled cache.
 # By whether the database is PostgreSQL: the ids one array parameter there (server/db.py
 # `among`: the statement's text is then the same for every batch), and the rows locked.
+_IDS = {pg: id_list(pg, "ids") for pg in (False, True)}
 _STANDING = {
-    pg: select(Submission.id, standing_condition(Submission)).where(
-        among(Submission.id, id_list(pg, "ids"), pg)
+    pg: select(Submission.id, standing_condition(Submission, (_IDS[pg], pg))).where(
+        among(Submission.id, _IDS[pg], pg)
     )
     for pg in (False, True)
 }
 _ELIGIBLE = {
-    pg: select(Submission, eligible_condition(Submission).label("eligible"))
-    .where(among(Submission.id, id_list(pg, "ids"), pg))
+    pg: select(Submission, eligible_condition(Submission, (_IDS[pg], pg)).label("eligible"))
+    .where(among(Submission.id, _IDS[pg], pg))
     .order_by(Submission.id)
     for pg in (False, True)
 }
