@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -36,9 +37,16 @@ def test_sqlite_schema_matches_the_models(tmp_path: Path) -> None:
     assert _differences(url) == []
 
 
-def test_the_waiting_index_is_built_again_over_a_failed_build() -> None:
-    """0008 builds its index CONCURRENTLY, outside a transaction: a build that failed half-way
-    leaves an invalid index of that name, which a second run must replace, not trip over."""
+@pytest.mark.parametrize(
+    ("before", "index", "status"),
+    [("0007", "ix_submissions_waiting", "received"), ("0008", "ix_submissions_failed", "failed")],
+)
+def test_a_partial_index_is_built_again_over_a_failed_build(
+    before: str, index: str, status: str
+) -> None:
+    """0008 and 0009 build their indexes CONCURRENTLY, outside a transaction: a build that
+    failed half-way leaves an invalid index of that name, which a second run must replace,
+    not trip over."""
     admin = create_engine(ADMIN_PG_URL, isolation_level="AUTOCOMMIT")
     name = f"dmip_test_mig_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
@@ -47,16 +55,22 @@ def test_the_waiting_index_is_built_again_over_a_failed_build() -> None:
     engine = create_engine(url)
     try:
         config = migrate.alembic_config(url)
-        command.upgrade(config, "0007")
+        command.upgrade(config, before)
         with engine.begin() as conn:  # what a failed build leaves: an index of that name
-            conn.execute(text("CREATE INDEX ix_submissions_waiting ON submissions (id)"))
+            conn.execute(text(f"CREATE INDEX {index} ON submissions (id)"))
         command.upgrade(config, "head")
         with engine.connect() as conn:
             definition = conn.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_submissions_waiting'")
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": index}
             ).scalar_one()
-        assert "WHERE" in definition and "'received'" in definition
-        command.downgrade(config, "0007")
+            names = set(
+                conn.scalars(
+                    text("SELECT indexname FROM pg_indexes WHERE tablename = 'submissions'")
+                )
+            )
+        assert "WHERE" in definition and f"'{status}'" in definition
+        assert not names & {"ix_submissions_status", "ix_submissions_org_unit_id"}
+        command.downgrade(config, before)
         command.upgrade(config, "head")
     finally:
         engine.dispose()
