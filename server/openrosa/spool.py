@@ -73,74 +73,98 @@ def parse_multipart(request: Request, uploads_dir: Path, max_field_bytes: int | 
     boundary = request.mimetype_params.get("boundary", "")
     if not boundary:
         raise _malformed("its Content-Type names no boundary")
-    max_parts = request.max_form_parts
     length = request.content_length
     in_memory = length is not None and length <= IN_MEMORY_LIMIT
-    fields: dict[str, str] = {}
-    files: list[FilePart] = []
-    opened: list[IO[bytes]] = []
+    parts = _Parts(None if in_memory else uploads_dir, max_field_bytes, request.max_form_parts)
     stream = request.stream
     try:
         parser = PushMultipartParser(boundary, content_length=-1 if length is None else length)
-        segment: MultipartSegment | None = None
-        sink: IO[bytes] | None = None  # where the current file part goes
-        chunks: list[bytes] = []  # or the current field's bytes so far
-        size = count = 0
         while not parser.closed:
             for event in parser.parse(stream.read(READ_SIZE)):
-                if isinstance(event, MultipartSegment):
-                    count += 1
-                    if max_parts is not None and count > max_parts:
-                        raise Problem(
-                            413,
-                            "submission.too_many_parts",
-                            f"The submission has more than {max_parts} parts, more than the "
-                            "server accepts.",
-                        )
-                    segment, chunks, size = event, [], 0
-                    if event.filename is not None:
-                        sink = io.BytesIO() if in_memory else _spool_file(uploads_dir)
-                        opened.append(sink)
-                elif event is None:
-                    assert segment is not None
-                    if sink is not None:
-                        sink.seek(0)
-                        files.append(
-                            FilePart(
-                                segment.name or "",
-                                segment.filename or "",
-                                segment.content_type,
-                                sink,
-                            )
-                        )
-                        sink = None
-                    else:
-                        charset = (segment.charset or "utf-8").lower()
-                        text = b"".join(chunks).decode(
-                            charset if charset in FIELD_CHARSETS else "utf-8", "replace"
-                        )
-                        fields.setdefault(segment.name or "", text)
-                elif sink is not None:
-                    sink.write(event)
-                else:
-                    size += len(event)
-                    if max_field_bytes is not None and size > max_field_bytes:
-                        raise Problem(
-                            413,
-                            "submission.field_too_large",
-                            f"The form field {segment.name if segment else ''!r} is larger "
-                            f"than {max_field_bytes} bytes. Files must be sent as file parts.",
-                        )
-                    chunks.append(event)
+                parts.take(event)
     except MultipartError as exc:
-        for part in opened:
-            part.close()
+        parts.discard()
         raise _malformed(str(exc)[:200]) from None
     except BaseException:
-        for part in opened:
-            part.close()
+        parts.discard()
         raise
-    return Multipart(fields, files, opened)
+    return Multipart(parts.fields, parts.files, parts.opened)
+
+
+class _Parts:
+    """Where each part of a body goes, as the push parser's events arrive: a part's headers
+    (a MultipartSegment), then its bytes, then None at its end."""
+
+    def __init__(
+        self, spool_dir: Path | None, max_field_bytes: int | None, max_parts: int | None
+    ) -> None:
+        self._spool_dir = spool_dir  # None: file parts stay in memory
+        self._max_field_bytes = max_field_bytes
+        self._max_parts = max_parts
+        self.fields: dict[str, str] = {}
+        self.files: list[FilePart] = []
+        self.opened: list[IO[bytes]] = []
+        self._count = 0
+        self._segment: MultipartSegment | None = None
+        self._sink: IO[bytes] | None = None  # where the current file part goes
+        self._chunks: list[bytes] = []  # or the current field's bytes so far
+        self._size = 0
+
+    def take(self, event: MultipartSegment | bytes | None) -> None:
+        if isinstance(event, MultipartSegment):
+            self._start(event)
+        elif event is None:
+            self._end()
+        elif self._sink is not None:
+            self._sink.write(event)
+        else:
+            self._size += len(event)
+            if self._max_field_bytes is not None and self._size > self._max_field_bytes:
+                name = self._segment.name if self._segment else ""
+                raise Problem(
+                    413,
+                    "submission.field_too_large",
+                    f"The form field {name!r} is larger than {self._max_field_bytes} bytes. "
+                    "Files must be sent as file parts.",
+                )
+            self._chunks.append(event)
+
+    def discard(self) -> None:
+        """Close (and so delete) every part opened so far."""
+        for stream in self.opened:
+            stream.close()
+
+    def _start(self, segment: MultipartSegment) -> None:
+        self._count += 1
+        if self._max_parts is not None and self._count > self._max_parts:
+            raise Problem(
+                413,
+                "submission.too_many_parts",
+                f"The submission has more than {self._max_parts} parts, more than the server "
+                "accepts.",
+            )
+        self._segment, self._chunks, self._size = segment, [], 0
+        if segment.filename is not None:
+            self._sink = io.BytesIO() if self._spool_dir is None else _spool_file(self._spool_dir)
+            self.opened.append(self._sink)
+
+    def _end(self) -> None:
+        segment = self._segment
+        assert segment is not None
+        if self._sink is not None:
+            self._sink.seek(0)
+            self.files.append(
+                FilePart(
+                    segment.name or "", segment.filename or "", segment.content_type, self._sink
+                )
+            )
+            self._sink = None
+            return
+        charset = (segment.charset or "utf-8").lower()
+        text = b"".join(self._chunks).decode(
+            charset if charset in FIELD_CHARSETS else "utf-8", "replace"
+        )
+        self.fields.setdefault(segment.name or "", text)
 
 
 def _spool_file(uploads_dir: Path) -> IO[bytes]:
