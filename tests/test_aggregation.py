@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from server.aggregation import store
+from server.aggregation import store, sums
 from server.aggregation.rebuild import rebuild_in
 from server.db import Database, utcnow
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
@@ -49,7 +49,7 @@ class Env:
         codes = {v: k for k, v in self.units.items()}
         with self.db.session() as s:
             return {
-                (a.indicator_id, codes[a.org_unit_id], a.cycle): store.partial_of(a)
+                (a.indicator_id, codes[a.org_unit_id], a.cycle): sums.partial_of(a)
                 for a in s.scalars(select(Aggregate))
             }
 
@@ -288,12 +288,12 @@ def test_sums_of_any_size_are_added_exactly_and_emptied_rows_go(env: Env) -> Non
     keys = [("i.b", env.units["S1"], cycle), ("i.a", env.units["D1"], cycle)]
     for _ in range(2):
         with env.db.session() as s:
-            store.apply(s, dict.fromkeys(keys, big))
+            sums.apply(s, dict.fromkeys(keys, big))
     twice = Partial(n=2, total=2 * 10**30 + 2, total_sq=2 * 10**45 + 14, num=-10, den=6)
     assert env.aggregates() == {
         ("i.b", "S1", cycle): twice,
         ("i.a", "D1", cycle): twice,
     }
     with env.db.session() as s:
-        store.apply(s, {keys[0]: -twice, keys[1]: -big})
+        sums.apply(s, {keys[0]: -twice, keys[1]: -big})
     assert env.aggregates() == {("i.a", "D1", cycle): big}

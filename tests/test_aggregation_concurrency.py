@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from server.aggregation import catalog_source, store
+from server.aggregation import catalog_source, store, sums
 from server.aggregation.rebuild import rebuild_in
 from server.db import Database
 from server.models import Aggregate, Submission
@@ -90,9 +90,9 @@ def test_concurrent_workers_lose_no_update(settings, tmp_path: Path) -> None:  #
         assert country is not None
         # The reviewer's last round reinstated the first ten.
         assert country.n == WORKERS * PER_WORKER + 10
-        assert store.partial_of(country).sum() == expected_pupils
+        assert sums.partial_of(country).sum() == expected_pupils
         incremental = {
-            (a.indicator_id, a.org_unit_id, a.cycle): store.partial_of(a)
+            (a.indicator_id, a.org_unit_id, a.cycle): sums.partial_of(a)
             for a in s.scalars(select(Aggregate))
         }
         counted = s.scalar(select(func.count()).where(Submission.counted.is_(True)))
@@ -101,7 +101,7 @@ def test_concurrent_workers_lose_no_update(settings, tmp_path: Path) -> None:  #
         report = rebuild_in(s, catalog_path=catalog)
         assert report.recounted == 0
         rebuilt = {
-            (a.indicator_id, a.org_unit_id, a.cycle): store.partial_of(a)
+            (a.indicator_id, a.org_unit_id, a.cycle): sums.partial_of(a)
             for a in s.scalars(select(Aggregate))
         }
     assert rebuilt == incremental

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text, update
 
 from server import migrate
-from server.aggregation import store
+from server.aggregation import store, sums
 from server.aggregation.rebuild import rebuild_in
 from server.db import Base, Database, utcnow
 from server.models import Aggregate, Submission
@@ -185,7 +185,7 @@ class World:
     def aggregates(self) -> dict[tuple[str, int, str], Partial]:
         with self.db.session() as s:
             return {
-                (a.indicator_id, a.org_unit_id, a.cycle): store.partial_of(a)
+                (a.indicator_id, a.org_unit_id, a.cycle): sums.partial_of(a)
                 for a in s.scalars(select(Aggregate))
             }
 

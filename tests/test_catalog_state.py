@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select, update
 
-from server.aggregation import catalog_state, store
+from server.aggregation import catalog_state, sums
 from server.aggregation.rebuild import rebuild_in
 from server.db import Database
 from server.models import Aggregate, DmipPlan, Form, FormVersion
@@ -44,7 +44,7 @@ def _pupils_total(db: Database, unit_id: int) -> int:
 def _all(db: Database) -> dict[tuple[str, int, str], object]:
     with db.session() as s:
         return {
-            (a.indicator_id, a.org_unit_id, a.cycle): store.partial_of(a)
+            (a.indicator_id, a.org_unit_id, a.cycle): sums.partial_of(a)
             for a in s.scalars(select(Aggregate))
         }
 

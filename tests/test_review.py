@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from server.aggregation import catalog_source, store
+from server.aggregation import catalog_source, sums
 from server.db import Database
 from server.models import Aggregate, Form, FormVersion, Submission, SubmissionReview, User
 from server.models.submissions import ReviewState
@@ -54,7 +54,7 @@ class Env:
                     Aggregate.cycle == "2025/26",
                 )
             )
-            return 0 if agg is None else int(store.partial_of(agg).sum())
+            return 0 if agg is None else int(sums.partial_of(agg).sum())
 
     def review(
         self, ids: list[int], state: ReviewState, who: str = "coord", comment: str | None = None

@@ -295,7 +295,7 @@ def _record(session: Session, batch: Sequence[Claimed]) -> None:
     """Write each submission's outcome, cycle and `counted` flag, one UPDATE for the batch."""
     now = utcnow()
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if is_postgresql(session):
         connection.execute(
             _RECORD_PG,
             {
@@ -330,7 +330,7 @@ def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if is_postgresql(session):
         copy_rows(connection, rows)
     else:
         insert_rows(connection, rows)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from server.aggregation.queries import ContributionQuery, indicator_literal
-from server.aggregation.store import Key
+from server.aggregation.sums import Key
 from workers.aggregate.partials import Partial
 
 

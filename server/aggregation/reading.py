@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from server.aggregation import catalog_source
 from server.aggregation.catalog_source import LoadedCatalog
 from server.aggregation.queries import eligible_sql
-from server.aggregation.store import partial_of
+from server.aggregation.sums import partial_of
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
 from server.models.org import OrgLevel
 from workers.aggregate.partials import Partial

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from server.aggregation import catalog_source, catalog_state
 from server.aggregation.fast_rebuild import grouped_pg
 from server.aggregation.queries import ContributionQuery, eligible_sql, indicator_literal
-from server.aggregation.store import Key, ancestors, eligible_condition, unpivot
+from server.aggregation.store import eligible_condition, unpivot
+from server.aggregation.sums import Key, ancestors
 from server.db import Database, utcnow
 from server.models import Aggregate, Form, FormVersion, Submission
 from server.plans import staleness

@@ -8,7 +8,7 @@ unit and every ancestor, then flips the flag: O(depth x indicators of the form) 
 whatever the number of submissions already there.
 
 Concurrency. On PostgreSQL every change to `aggregates` is one INSERT ... ON CONFLICT DO UPDATE
-adding to the stored sums, atomic per row, so workers updating the same district at once lose
+adding to the stored sums (server/aggregation/sums.py), atomic per row, so workers updating the same district at once lose
 nothing; rows are written in one sorted statement so two transactions never wait on each other
 in opposite orders. Each transaction first takes the aggregates table in ROW EXCLUSIVE mode,
 which a rebuild's EXCLUSIVE lock waits for and blocks (server/aggregation/rebuild.py). The
@@ -23,27 +23,24 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, delete, exists, func, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import BindParameter
 
 from server.aggregation import catalog_source, catalog_state
 from server.aggregation.catalog_source import LoadedCatalog
-from server.db import among, id_list, is_postgresql, utcnow
-from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
+from server.aggregation.sums import Contribution, apply, roll_up
+from server.db import among, id_list, is_postgresql
+from server.models import Form, FormVersion, Submission
 from server.models.submissions import ProcessingStatus, ReviewState
 from server.plans import staleness
 from workers.aggregate.cycles import financial_year, is_cycle
 from workers.aggregate.partials import Partial
 
 log = logging.getLogger(__name__)
-
-Key = tuple[str, int, str]  # (indicator id, org unit id, cycle)
 
 
 class Counting(Protocol):
@@ -59,15 +56,6 @@ class Counting(Protocol):
 
 
 C = TypeVar("C", bound=Counting)
-
-
-@dataclass(frozen=True)
-class Contribution:
-    submission_id: int
-    org_unit_id: int
-    cycle: str
-    indicator_id: str
-    partial: Partial
 
 
 def eligible_condition(s: Any, among_ids: tuple[BindParameter[Any], bool] | None = None) -> Any:
@@ -148,7 +136,7 @@ def _lock(session: Session, ids: Sequence[int]) -> bool:
     """Take what an update of the aggregates needs before reading anything it depends on:
     the aggregates table (PostgreSQL; a rebuild waits for it) or SQLite's write lock. Returns
     whether the database is PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text("LOCK TABLE aggregates IN ROW EXCLUSIVE MODE"))
         return True
     session.execute(
@@ -312,151 +300,3 @@ def unpivot(row: Mapping[str, Any], indicators: Iterable[Any]) -> list[Contribut
             )
         )
     return out
-
-
-def ancestors(session: Session, org_unit_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
-    """Each org unit with the ids of itself and every unit above it (one query: a unit's
-    ancestors are the units whose path is a prefix of its own)."""
-    wanted = set(org_unit_ids)
-    if not wanted:
-        return {}
-    unit, above = aliased(OrgUnit), aliased(OrgUnit)
-    rows = session.execute(
-        select(unit.id, above.id, above.path)
-        # An exact prefix test: codes may hold LIKE's wildcards.
-        .join(above, func.substr(unit.path, 1, func.length(above.path)) == above.path)
-        .where(among(unit.id, wanted, is_postgresql(session)))
-    )
-    chains: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for unit_id, ancestor_id, path in rows:
-        chains[unit_id].append((len(path), ancestor_id))
-    return {u: tuple(a for _, a in sorted(chain)) for u, chain in chains.items()}
-
-
-def roll_up(session: Session, signed: Iterable[tuple[Contribution, int]]) -> dict[Key, Partial]:
-    """Signed contributions summed at their org unit and every ancestor."""
-    items = list(signed)
-    chains = ancestors(session, {c.org_unit_id for c, _ in items})
-    deltas: dict[Key, Partial] = defaultdict(Partial)
-    for contribution, sign in items:
-        partial = contribution.partial if sign > 0 else -contribution.partial
-        for unit in chains.get(contribution.org_unit_id, (contribution.org_unit_id,)):
-            key = (contribution.indicator_id, unit, contribution.cycle)
-            deltas[key] = deltas[key] + partial
-    return {k: p for k, p in deltas.items() if not p.is_empty}
-
-
-# PostgreSQL: every delta of a batch in one statement, as arrays unnested in the database,
-# adding to the stored sums. An executemany of one INSERT ... ON CONFLICT per row cost a
-# statement execution each in PostgreSQL and per-row parameter handling here: a fifth of the
-# worker's time for DMIP forms, whose submissions touch about forty aggregate rows each. The
-# rows go in the order given (WITH ORDINALITY), so two transactions adding to the same rows
-# lock them in the same order and never deadlock.
-_SUMS = ("n", "total", "total_sq", "num", "den")
-_UPSERT_PG = text(
-    "INSERT INTO aggregates (indicator_id, org_unit_id, cycle, n, total, total_sq, num, den, "
-    "updated_at) "
-    "SELECT d.indicator_id, d.org_unit_id, d.cycle, d.n, d.total, d.total_sq, d.num, d.den, :now "
-    "FROM unnest(CAST(:indicator_id AS varchar[]), CAST(:org_unit_id AS bigint[]), "
-    "CAST(:cycle AS varchar[]), CAST(:n AS bigint[]), CAST(:total AS numeric[]), "
-    "CAST(:total_sq AS numeric[]), CAST(:num AS numeric[]), CAST(:den AS numeric[])) "
-    "WITH ORDINALITY AS d(indicator_id, org_unit_id, cycle, n, total, total_sq, num, den, i) "
-    "ORDER BY d.i "
-    "ON CONFLICT (indicator_id, org_unit_id, cycle) DO UPDATE SET "
-    + ", ".join(f"{c} = aggregates.{c} + excluded.{c}" for c in _SUMS)
-    + ", updated_at = excluded.updated_at"
-).bindparams(bindparam("now", type_=Aggregate.__table__.c.updated_at.type))
-
-
-def _upsert_sqlite() -> Any:
-    stmt = sqlite_insert(Aggregate)
-    return stmt.on_conflict_do_update(
-        index_elements=["indicator_id", "org_unit_id", "cycle"],
-        set_={c: stmt.excluded[c] for c in ("n", "total", "total_sq", "num", "den")}
-        | {"updated_at": stmt.excluded.updated_at},
-    )
-
-
-_UPSERT_SQLITE = _upsert_sqlite()
-
-
-def apply(session: Session, deltas: Mapping[Key, Partial]) -> None:
-    """Add `deltas` to the stored aggregates; rows that come to zero are removed, so the
-    table holds exactly what a rebuild would write."""
-    if not deltas:
-        return
-    keys = sorted(deltas)
-    now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        columns: dict[str, list[Any]] = {
-            "indicator_id": [k[0] for k in keys],
-            "org_unit_id": [k[1] for k in keys],
-            "cycle": [k[2] for k in keys],
-        }
-        for name in _SUMS:
-            columns[name] = [getattr(deltas[k], name) for k in keys]
-        session.connection().execute(_UPSERT_PG, {**columns, "now": now})
-    else:
-        existing = _existing(session, keys)
-        rows = [_row(k, existing.get(k, Partial()) + deltas[k], now) for k in keys]
-        session.connection().execute(_UPSERT_SQLITE, rows)
-    if any(deltas[k].n < 0 for k in keys):  # only a retraction can empty a row
-        _drop_empty(session, keys)
-
-
-def _existing(session: Session, keys: Sequence[Key]) -> dict[Key, Partial]:
-    out: dict[Key, Partial] = {}
-    indicators = {k[0] for k in keys}
-    units = {k[1] for k in keys}
-    wanted = set(keys)
-    rows = session.execute(
-        select(
-            Aggregate.indicator_id,
-            Aggregate.org_unit_id,
-            Aggregate.cycle,
-            Aggregate.n,
-            Aggregate.total,
-            Aggregate.total_sq,
-            Aggregate.num,
-            Aggregate.den,
-        ).where(Aggregate.indicator_id.in_(indicators), Aggregate.org_unit_id.in_(units))
-    )
-    for indicator_id, unit, cycle, n, total, total_sq, num, den in rows:
-        key = (indicator_id, unit, cycle)
-        if key in wanted:
-            out[key] = Partial(n, total, total_sq, num, den)
-    return out
-
-
-def _drop_empty(session: Session, keys: Sequence[Key]) -> None:
-    table = Aggregate.__table__
-    session.connection().execute(
-        delete(table).where(
-            table.c.indicator_id.in_({k[0] for k in keys}),
-            table.c.org_unit_id.in_({k[1] for k in keys}),
-            table.c.n == 0,
-            table.c.total == 0,
-            table.c.total_sq == 0,
-            table.c.num == 0,
-            table.c.den == 0,
-        )
-    )
-
-
-def _row(key: Key, partial: Partial, now: dt.datetime) -> dict[str, Any]:
-    indicator_id, unit, cycle = key
-    return {
-        "indicator_id": indicator_id,
-        "org_unit_id": unit,
-        "cycle": cycle,
-        "n": partial.n,
-        "total": partial.total,
-        "total_sq": partial.total_sq,
-        "num": partial.num,
-        "den": partial.den,
-        "updated_at": now,
-    }
-
-
-def partial_of(agg: Aggregate) -> Partial:
-    return Partial(agg.n, agg.total, agg.total_sq, agg.num, agg.den)

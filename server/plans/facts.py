@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from server.aggregation import reading, store
 from server.aggregation.catalog_source import LoadedCatalog
+from server.aggregation.sums import partial_of
 from server.catalog import Indicator
 from server.models import Aggregate, Form, OrgUnit, Submission, SubmissionRow
 from server.models.org import OrgLevel
@@ -66,7 +67,7 @@ def district_facts(
             continue
         code = units[agg.org_unit_id]
         values.append(
-            _value(indicator, code, store.partial_of(agg), submissions.get((indicator.form, code)))
+            _value(indicator, code, partial_of(agg), submissions.get((indicator.form, code)))
         )
     profile_rows = _latest_rows(session, PROFILE_FORM, district.id, cycle)
     profile = _profile(profile_rows)
