@@ -8,11 +8,12 @@ unit and every ancestor, then flips the flag: O(depth x indicators of the form) 
 whatever the number of submissions already there.
 
 Concurrency. On PostgreSQL every change to `aggregates` is one INSERT ... ON CONFLICT DO UPDATE
-adding to the stored sums (server/aggregation/sums.py), atomic per row, so workers updating the same district at once lose
-nothing; rows are written in one sorted statement so two transactions never wait on each other
-in opposite orders. Each transaction first takes the aggregates table in ROW EXCLUSIVE mode,
-which a rebuild's EXCLUSIVE lock waits for and blocks (server/aggregation/rebuild.py). The
-submissions being refreshed are locked FOR UPDATE, so one submission is never added twice.
+adding to the stored sums (server/aggregation/sums.py), atomic per row, so workers updating the
+same district at once lose nothing; rows are written in one sorted statement so two
+transactions never wait on each other in opposite orders. Each transaction first takes the
+aggregates table in ROW EXCLUSIVE mode, which a rebuild's EXCLUSIVE lock waits for and blocks
+(server/aggregation/rebuild.py). The submissions being refreshed are locked FOR UPDATE, so one
+submission is never added twice.
 On SQLite (one writer at a time) the first statement is a write, which takes the database's
 write lock before anything is read.
 """
