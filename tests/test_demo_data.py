@@ -26,7 +26,7 @@ from server.models import OrgUnit, Submission, SubmissionRow, User
 from server.models.org import OrgLevel
 from server.models.submissions import ProcessingStatus
 from server.services.bootstrap import load_demo_data
-from server.services.demo_answers import DEMO_USERNAME
+from server.services.demo_common import DEMO_USERNAME
 from server.services.demo_data import (
     DEMO_NOTE,
     FORM_IDS,

@@ -70,6 +70,7 @@ class Plan:
         for path in (
             "server/services/demo_data.py",
             "server/services/demo_answers.py",
+            "server/services/demo_common.py",
             "workers/processing/submission.py",
             "workers/processing/values.py",
         ):

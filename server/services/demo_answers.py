@@ -1,124 +1,27 @@
 """The answers of the demo data set, form by form: what a plausible district, sub-county,
 health facility, school, community, priority workshop and planning process look like
-(server/services/demo_data.py writes them out as instances). Pure and seeded: a random
-generator in, answers out.
+(server/services/demo_data.py writes them out as instances), from the places, people and
+visits of server/services/demo_common.py. Pure and seeded: a random generator in, answers out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
 from typing import Any
 
-DEMO_USERNAME = "demo-enumerator"
-DEMO_DEVICE = "collect:dmip-demo"
-DEMO_SUFFIX = " (demo)"
-# Uganda (EAT) does not observe daylight saving: one offset all year.
-_EAT = dt.timezone(dt.timedelta(hours=3))
-
-
-@dataclass(frozen=True)
-class DemoSubcounty:
-    code: str
-    parishes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DemoDistrict:
-    code: str
-    region: str
-    subcounties: tuple[DemoSubcounty, ...]
-
-
-# --- shared pieces --------------------------------------------------------------------------------
-
-_FIRST = [
-    "Grace", "Peter", "Sarah", "Joseph", "Agnes", "Moses", "Florence", "Isaac", "Harriet",
-    "Samuel", "Esther", "Denis", "Prossy", "Richard", "Christine", "Emmanuel", "Annet", "Robert",
-]  # fmt: skip
-_LAST = [
-    "Namubiru", "Okello", "Akello", "Tumusiime", "Nakato", "Mugisha", "Atim", "Ssekandi",
-    "Cheptoek", "Opio", "Kyomuhendo", "Wanyama", "Nabirye", "Ochieng", "Byaruhanga", "Adong",
-]  # fmt: skip
-_PLACE = [
-    "Kisaga", "Bukoto", "Nakaseke", "Kabale", "Lwamata", "Mpigi", "Bweyale", "Nyimbwa",
-    "Rwebisengo", "Atopi", "Oguti", "Lokopo", "Mabira", "Kigoma", "Bulenga", "Katete",
-]  # fmt: skip
-
-
-def _name(rng: random.Random) -> str:
-    return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
-
-
-def _phone(rng: random.Random) -> str:
-    return f"07{rng.choice('0578')}{rng.randrange(10**7):07d}"
-
-
-def _gps(rng: random.Random, district: str) -> str:
-    """A point near the district's (made-up but fixed) centre, inside Uganda's bounding box."""
-    centre = random.Random(f"gps:{district}")
-    lat = centre.uniform(-1.2, 3.8) + rng.uniform(-0.15, 0.15)
-    lon = centre.uniform(29.8, 34.8) + rng.uniform(-0.15, 0.15)
-    return f"{lat:.5f} {lon:.5f} {rng.uniform(900, 1500):.1f} {rng.uniform(3, 9):.1f}"
-
-
-def clamp(value: float, low: float, high: float) -> float:
-    return max(low, min(high, value))
-
-
-def _share(rng: random.Random, total: int, fraction: float) -> int:
-    """round(total * fraction) with a little noise, kept within 0..total."""
-    return int(clamp(round(total * clamp(rng.gauss(fraction, 0.04), 0, 1)), 0, total))
-
-
-def _between(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
-    return first + dt.timedelta(days=rng.randrange((last - first).days + 1))
-
-
-@dataclass(frozen=True)
-class Visit:
-    """Where and when an instance was filled, and the meta values Collect adds."""
-
-    day: dt.date
-    start_minute: int
-    minutes: int
-
-    def meta(self) -> dict[str, Any]:
-        start = dt.datetime.combine(self.day, dt.time(8), _EAT) + dt.timedelta(
-            minutes=self.start_minute
-        )
-        end = start + dt.timedelta(minutes=self.minutes)
-        return {
-            "start": start.isoformat(timespec="milliseconds"),
-            "end": end.isoformat(timespec="milliseconds"),
-            "today": self.day.isoformat(),
-            "deviceid": DEMO_DEVICE,
-            "username": DEMO_USERNAME,
-        }
-
-
-def plan_visit(rng: random.Random, first: dt.date, last: dt.date, minutes: int) -> Visit:
-    return Visit(_between(rng, first, last), rng.randrange(0, 8 * 60), minutes)
-
-
-def _respondent(rng: random.Random, title: str) -> dict[str, Any]:
-    return {
-        "respondent_name": _name(rng),
-        "respondent_title": title,
-        # About a third decline to give a number; the question is optional.
-        "respondent_phone": _phone(rng) if rng.random() < 0.7 else None,
-    }
-
+from server.services.demo_common import (
+    DEMO_SUFFIX,
+    PLACE_NAMES,
+    Place,
+    clamp,
+    gps_point,
+    noisy_share,
+    person_name,
+    respondent,
+)
 
 # --- the seven forms --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Place:
-    district: DemoDistrict
-    perf: float  # 0 (far from every standard) .. 1 (meets most)
-    subcounty: DemoSubcounty | None = None
 
 
 def district_profile(rng: random.Random, place: Place, cycle: str) -> dict[str, Any]:
@@ -139,7 +42,7 @@ def district_profile(rng: random.Random, place: Place, cycle: str) -> dict[str, 
             {
                 "department": dept,
                 "approved_posts": approved,
-                "filled_posts": _share(rng, approved, 0.45 + 0.45 * perf),
+                "filled_posts": noisy_share(rng, approved, 0.45 + 0.45 * perf),
             }
         )
     central = rng.randrange(18, 60) * 1_000_000_000
@@ -163,7 +66,7 @@ def district_profile(rng: random.Random, place: Place, cycle: str) -> dict[str, 
         "budget_local_revenue_ugx": float(local),
         "budget_donor_ugx": float(rng.randrange(5, 40) * 100_000_000),
         "budget_other_ugx": float(rng.randrange(0, 10) * 50_000_000),
-        **_respondent(rng, "District Planner"),
+        **respondent(rng, "District Planner"),
     }
 
 
@@ -187,7 +90,7 @@ def management_capacity(rng: random.Random, place: Place, day: dt.date) -> dict[
     answers: dict[str, Any] = {
         "level_assessed": "subcounty" if place.subcounty else "district_hq",
         "assessment_date": day.isoformat(),
-        "assessors": f"{_name(rng)} (district planner); {_name(rng)} (CAO office)",
+        "assessors": f"{person_name(rng)} (district planner); {person_name(rng)} (CAO office)",
     }
     if place.subcounty:
         answers["subcounty"] = place.subcounty.code
@@ -226,7 +129,7 @@ def health_facility(
     perf = place.perf
     approved, (low, high) = _LEVELS[level]
     approved = max(1, int(approved * rng.uniform(0.9, 1.1)))
-    filled = _share(rng, approved, 0.35 + 0.7 * perf)
+    filled = noisy_share(rng, approved, 0.35 + 0.7 * perf)
     catchment = rng.randrange(low, high)
     services = ["anc", "immunisation", "hiv_testing"]
     if level != "hc_ii":
@@ -240,19 +143,19 @@ def health_facility(
     positive = round(hiv_tests * rng.uniform(0.015, 0.05))
     answers: dict[str, Any] = {
         "parish": parish,
-        "facility_name": f"{rng.choice(_PLACE)} {_LEVEL_NAMES[level]}{DEMO_SUFFIX}",
+        "facility_name": f"{rng.choice(PLACE_NAMES)} {_LEVEL_NAMES[level]}{DEMO_SUFFIX}",
         "facility_level": level,
         "ownership": rng.choices(["government", "pnfp", "pfp"], [8, 3, 1])[0],
-        "gps": _gps(rng, place.district.code),
+        "gps": gps_point(rng, place.district.code),
         "approved_posts": approved,
         "filled_posts": filled,
-        "staff_present": _share(rng, filled, 0.55 + 0.35 * perf),
+        "staff_present": noisy_share(rng, filled, 0.55 + 0.35 * perf),
         "tracer_checked": 41,
-        "tracer_in_stock": _share(rng, 41, 0.45 + 0.5 * perf),
+        "tracer_in_stock": noisy_share(rng, 41, 0.45 + 0.5 * perf),
         "services": services,
         "catchment_population": catchment,
         "anc1_visits": anc1,
-        "anc4_visits": _share(rng, anc1, 0.3 + 0.35 * perf),
+        "anc4_visits": noisy_share(rng, anc1, 0.3 + 0.35 * perf),
         "penta3_target": max(1, round(catchment * 0.043 / 4)),
         "hiv_tests": hiv_tests,
         "hiv_positive": positive,
@@ -265,11 +168,11 @@ def health_facility(
     )
     if "deliveries" in services:
         answers["expected_deliveries"] = quarter_births
-        answers["deliveries"] = _share(rng, quarter_births, 0.25 + 0.6 * perf)
+        answers["deliveries"] = noisy_share(rng, quarter_births, 0.25 + 0.6 * perf)
     if "art" in services:
-        answers["art_initiated"] = _share(rng, positive, 0.68 + 0.34 * perf)
+        answers["art_initiated"] = noisy_share(rng, positive, 0.68 + 0.34 * perf)
     if "pmtct" in services:
-        answers["anc_hiv_tested"] = _share(rng, anc1, 0.75 + 0.24 * perf)
+        answers["anc_hiv_tested"] = noisy_share(rng, anc1, 0.75 + 0.24 * perf)
     if "art" not in services:
         answers.pop("art_active")
     water = (
@@ -286,7 +189,7 @@ def health_facility(
     answers["power_source"] = power
     if power != "none":
         answers["power_functional"] = "yes" if rng.random() < 0.45 + 0.5 * perf else "no"
-    answers.update(_respondent(rng, rng.choice(["In-charge", "Clinical Officer", "Senior Nurse"])))
+    answers.update(respondent(rng, rng.choice(["In-charge", "Clinical Officer", "Senior Nurse"])))
     return answers
 
 
@@ -298,12 +201,12 @@ def school(rng: random.Random, place: Place, parish: str | None) -> dict[str, An
     pupils_target = rng.randrange(350, 1300)
     answers: dict[str, Any] = {
         "parish": parish,
-        "school_name": f"{rng.choice(_PLACE)} Primary School{DEMO_SUFFIX}",
+        "school_name": f"{rng.choice(PLACE_NAMES)} Primary School{DEMO_SUFFIX}",
         "emis_number": f"{rng.randrange(10**6, 10**7)}",
         "school_ownership": rng.choices(
             ["government", "government_aided", "private", "community"], [10, 3, 2, 1]
         )[0],
-        "gps": _gps(rng, place.district.code),
+        "gps": gps_point(rng, place.district.code),
     }
     pupils = 0
     for n, share in enumerate(_CLASS_SHARE, start=1):
@@ -316,12 +219,12 @@ def school(rng: random.Random, place: Place, parish: str | None) -> dict[str, An
     payroll = max(2, round(pupils / clamp(rng.gauss(95 - 55 * perf, 6), 30, 140)))
     classrooms = max(2, round(pupils / clamp(rng.gauss(115 - 65 * perf, 8), 35, 180)))
     stances = max(2, round(pupils / clamp(rng.gauss(95 - 62 * perf, 6), 25, 160)))
-    temporary = _share(rng, classrooms, 0.35 * (1 - perf))
+    temporary = noisy_share(rng, classrooms, 0.35 * (1 - perf))
     candidates = min(1000, round((answers["p7_boys"] + answers["p7_girls"]) * rng.uniform(0.85, 1)))
     answers.update(
         {
             "teachers_payroll": min(payroll, 200),
-            "teachers_present": _share(rng, min(payroll, 200), 0.6 + 0.35 * perf),
+            "teachers_present": noisy_share(rng, min(payroll, 200), 0.6 + 0.35 * perf),
             "classrooms_permanent": min(100, classrooms - temporary),
             "classrooms_temporary": temporary,
             "stances_boys": min(200, stances // 2),
@@ -332,11 +235,11 @@ def school(rng: random.Random, place: Place, parish: str | None) -> dict[str, An
         }
     )
     if candidates > 0:
-        absent = _share(rng, candidates, 0.02)
-        passed = _share(rng, candidates - absent, 0.6 + 0.35 * perf)
-        div1 = _share(rng, passed, 0.08 + 0.15 * perf)
-        div2 = _share(rng, passed - div1, 0.45)
-        div3 = _share(rng, passed - div1 - div2, 0.55)
+        absent = noisy_share(rng, candidates, 0.02)
+        passed = noisy_share(rng, candidates - absent, 0.6 + 0.35 * perf)
+        div1 = noisy_share(rng, passed, 0.08 + 0.15 * perf)
+        div2 = noisy_share(rng, passed - div1, 0.45)
+        div3 = noisy_share(rng, passed - div1 - div2, 0.55)
         answers.update(
             ple_div1=div1,
             ple_div2=div2,
@@ -351,7 +254,7 @@ def school(rng: random.Random, place: Place, parish: str | None) -> dict[str, An
         answers.update(
             smc_meetings=rng.randrange(1, 7), smc_women=rng.randrange(2, 7), smc_minutes_photo=None
         )
-    answers.update(_respondent(rng, rng.choice(["Head teacher", "Deputy head teacher"])))
+    answers.update(respondent(rng, rng.choice(["Head teacher", "Deputy head teacher"])))
     return answers
 
 
@@ -361,8 +264,8 @@ _OVC_SERVICES = ["education", "health", "food", "psychosocial", "protection", "e
 def ovc_community(rng: random.Random, place: Place) -> dict[str, Any]:
     perf = place.perf
     estimated = rng.randrange(2_500, 7_500)
-    identified = _share(rng, estimated, 0.35 + 0.55 * perf)
-    served = _share(rng, identified, 0.35 + 0.6 * perf)
+    identified = noisy_share(rng, estimated, 0.35 + 0.55 * perf)
+    served = noisy_share(rng, identified, 0.35 + 0.6 * perf)
     approved = rng.randrange(2, 5)
     reported = rng.randrange(15, 130)
     parishes = len(place.subcounty.parishes) if place.subcounty else 0
@@ -371,15 +274,15 @@ def ovc_community(rng: random.Random, place: Place) -> dict[str, Any]:
         "ovc_identified": identified,
         "ovc_served": served,
         "cdo_posts_approved": approved,
-        "cdo_posts_filled": _share(rng, approved, 0.3 + 0.65 * perf),
+        "cdo_posts_filled": noisy_share(rng, approved, 0.3 + 0.65 * perf),
         "cp_cases_reported": reported,
-        "cp_cases_resolved": _share(rng, reported, 0.35 + 0.55 * perf),
-        "cp_cases_referred": _share(rng, reported, 0.15),
+        "cp_cases_resolved": noisy_share(rng, reported, 0.35 + 0.55 * perf),
+        "cp_cases_referred": noisy_share(rng, reported, 0.15),
         "ovc_committee": "yes" if rng.random() < 0.4 + 0.55 * perf else "no",
-        "parish_cp_committees": _share(rng, parishes, 0.3 + 0.6 * perf),
+        "parish_cp_committees": noisy_share(rng, parishes, 0.3 + 0.6 * perf),
         "para_social_workers": rng.randrange(4, 45),
         "community_groups": rng.randrange(20, 160),
-        **_respondent(rng, "Community Development Officer"),
+        **respondent(rng, "Community Development Officer"),
     }
     if served > 0:
         answers["ovc_services"] = sorted(
@@ -446,7 +349,7 @@ def priority_workshop(rng: random.Random, place: Place, day: dt.date, cycle: str
     return {
         "workshop_date": day.isoformat(),
         "participants_total": total,
-        "participants_women": _share(rng, total, 0.38),
+        "participants_women": noisy_share(rng, total, 0.38),
         "priority": priorities,
         "commitment": commitments,
     }

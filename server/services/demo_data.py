@@ -26,20 +26,15 @@ from xml.sax.saxutils import escape, quoteattr
 
 from server.services.demo_answers import (
     FUNCTIONS,
-    DemoDistrict,
-    DemoSubcounty,
-    Place,
-    Visit,
-    clamp,
     district_profile,
     health_facility,
     management_capacity,
     ovc_community,
-    plan_visit,
     priority_workshop,
     process_milestones,
     school,
 )
+from server.services.demo_common import DemoDistrict, DemoSubcounty, Place, Visit, clamp, plan_visit
 
 FORM_IDS = (
     "dmip_district_profile",

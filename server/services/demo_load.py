@@ -21,7 +21,7 @@ from server.models.org import OrgLevel
 from server.models.users import Role
 from server.problems import Problem
 from server.services.blobs import BlobStore
-from server.services.demo_answers import DEMO_DEVICE, DEMO_USERNAME
+from server.services.demo_common import DEMO_DEVICE, DEMO_USERNAME
 from server.services.demo_data import (
     DEFAULT_SIZE,
     FORM_IDS,
