@@ -1,7 +1,8 @@
 """Ingest benchmark: durable OpenRosa submissions against a bare Flask baseline, same run.
 
     python bench/ingest/run.py [--duration 15] [--connections 1,8,32] [--repeat 3] [--warm 3]
-                               [--sustained 60]
+                               [--sustained 60] [--burst-worker] [--server-times]
+                               [--keep-logs DIR] [--json FILE]
 
 Needs PostgreSQL and Redis (the same defaults as the tests) and `wrk` (Debian package). It makes
 a throwaway database, publishes a small form, creates an enumerator, starts gunicorn with the
@@ -18,7 +19,8 @@ unless `--burst-worker` says otherwise: then the worker (2 processes and beat) p
 the real endpoint stores while it stores it, on the same two cores, and every run starts with
 nothing left to process. With a Celery worker running it then reports the sustained rate
 (accepted and processed over --sustained seconds), and streams a 100 MB attachment to measure
-the web process's memory growth.
+the web process's memory growth. `--server-times` adds, for every real run, the server's own
+time per request from its access log (bench/ingest/access_times.py), beside wrk's latency.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +48,10 @@ from pathlib import Path
 import openpyxl
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.ingest import access_times
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -251,6 +258,14 @@ def run_wrk(port: int, connections: int, duration: int, env: dict[str, str]) -> 
     }
 
 
+def server_times(log: Path, offset: int) -> dict:
+    """The server's own times for the lines the log gained after `offset` bytes."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode("utf-8", errors="replace").splitlines()
+    return access_times.summarise(lines)
+
+
 def fastest_run(runs: list[dict]) -> dict:
     return max(runs, key=lambda run: run["rate"])
 
@@ -337,6 +352,12 @@ def main() -> None:
         action="store_true",
         help="run the bursts with the worker running too (drained before each run)",
     )
+    parser.add_argument(
+        "--server-times",
+        action="store_true",
+        help="log the server's own time per request (both endpoints) and report it per real run",
+    )
+    parser.add_argument("--keep-logs", type=Path, help="copy the servers' and worker's logs here")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -347,6 +368,8 @@ def main() -> None:
     results: dict = {"machine": machine(), "gunicorn_workers": GUNICORN_WORKERS or "default"}
     with database() as url, tempfile.TemporaryDirectory(prefix="dmip-bench-") as tmp:
         env = server_env(url, Path(tmp) / "data")
+        if args.server_times:
+            env["GUNICORN_CMD_ARGS"] = f"--access-logformat '{access_times.FORMAT}'"
         prepare(env)
         logs = Path(tmp)
         real_port, bare_port = free_port(), free_port()
@@ -379,7 +402,10 @@ def main() -> None:
                         if args.burst_worker:
                             drain(url, 900)
                             done_before = count(url, "processed")
+                        log_offset = (logs / "real.log").stat().st_size
                         runs["real"].append(run_wrk(real_port, c, args.duration, env))
+                        if args.server_times:
+                            runs["real"][-1]["server"] = server_times(logs / "real.log", log_offset)
                         if args.burst_worker:
                             # What the worker got through while the run lasted (stored, checked,
                             # flattened and in the aggregates), read the moment wrk stops.
@@ -417,6 +443,12 @@ def main() -> None:
                         print(
                             f"     runs/s: real {rates['real']} | bare {rates['bare']}", flush=True
                         )
+                    if args.server_times:
+                        times = ", ".join(
+                            f"{r['server'].get('p99_ms', 0):.1f}/{r['server'].get('max_ms', 0):.0f}"
+                            for r in runs["real"]
+                        )
+                        print(f"     server's own p99/max ms, real runs: {times}", flush=True)
             results["burst"] = rows
             if args.sustained:
                 results["sustained"] = sustained(url, real_port, env, logs, args.sustained)
@@ -430,6 +462,10 @@ def main() -> None:
         ]
         if messages:
             print("server log (tail):", *messages[-30:], sep="\n", file=sys.stderr)
+        if args.keep_logs:
+            args.keep_logs.mkdir(parents=True, exist_ok=True)
+            for log in logs.glob("*.log"):
+                shutil.copy(log, args.keep_logs / log.name)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
