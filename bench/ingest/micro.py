@@ -18,28 +18,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import itertools
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-BOUNDARY = "----dmipbenchboundary7MA4YWxkTrZu0gW"
+from bench.ingest.inprocess import cpu_per_call, environ_factory
+
 ROUNDS = 3
 
 
-def best_us(call: Callable[[int], object], count: int) -> float:
+def best_us(call: Callable[[], None], count: int) -> float:
     """This process's CPU per call, in microseconds: the best of ROUNDS rounds of `count`."""
-    best = float("inf")
-    for _ in range(ROUNDS):
-        started = time.process_time()
-        for n in range(count):
-            call(n)
-        best = min(best, (time.process_time() - started) / count * 1e6)
-    return best
+    return min(cpu_per_call(call, count) for _ in range(ROUNDS))
 
 
 def report(what: str, before: tuple[str, float], after: tuple[str, float]) -> None:
@@ -52,36 +47,22 @@ def report(what: str, before: tuple[str, float], after: tuple[str, float]) -> No
 
 def multipart(bodies: int) -> None:
     from flask import Request
-    from werkzeug.test import EnvironBuilder
 
-    from bench.ingest import run as bench
     from server.openrosa.spool import parse_multipart
 
-    xml = bench.submission_template().replace("INSTANCE_ID", "uuid:bench").encode()
-    body = (
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
-            'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
-        ).encode()
-        + xml
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
-    environ = EnvironBuilder(
-        method="POST",
-        input_stream=io.BytesIO(body),
-        content_type=f"multipart/form-data; boundary={BOUNDARY}",
-        content_length=len(body),
-    ).get_environ()
+    # One of submit.lua's requests, as gunicorn hands it over; a fresh body stream per call.
+    environ = environ_factory()()
+    body = environ["wsgi.input"].getvalue()
 
     def request() -> Request:
         return Request({**environ, "wsgi.input": io.BytesIO(body)})
 
-    def flask_files(_: int) -> None:
+    def flask_files() -> None:
         request().files.get("xml_submission_file")
 
     with tempfile.TemporaryDirectory() as uploads:
 
-        def receiver(_: int) -> None:
+        def receiver() -> None:
             parse_multipart(request(), Path(uploads), 1024 * 1024).close()
 
         report(
@@ -117,14 +98,16 @@ def cursor(writes: int) -> None:
             row += [n, f"value {n}", n % 2 == 0]
         return [*row, now, xml]
 
-    def fresh(n: int) -> None:
+    numbers = itertools.count()
+
+    def fresh() -> None:
         with psycopg.RawCursor(conn) as cur:
-            cur.execute(statement, params(n), prepare=True).fetchall()
+            cur.execute(statement, params(next(numbers)), prepare=True).fetchall()
 
     kept = psycopg.RawCursor(conn)
 
-    def reused(n: int) -> None:
-        kept.execute(statement, params(n), prepare=True).fetchall()
+    def reused() -> None:
+        kept.execute(statement, params(next(numbers)), prepare=True).fetchall()
 
     try:
         report(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.ingest.inprocess import caller, environ_factory, process_ticks, real_app
+from bench.ingest.cpu import HZ, process_ticks
+from bench.ingest.inprocess import caller, environ_factory, real_app
 
 SHOWN = 4
 
@@ -79,7 +79,7 @@ def main() -> None:
                 if not outcomes:
                     break
                 done += len(outcomes)
-            cost = ticks / os.sysconf("SC_CLK_TCK") / max(done, 1) * 1e6
+            cost = ticks / HZ / max(done, 1) * 1e6
             costs.append(cost)
             print(
                 f"round {round_number + 1}: {done} processed with {stored} stored; the worker's "
