@@ -1,11 +1,13 @@
 # `make run`: install into .venv and start the embedded server (SQLite, no services needed).
 # `make test`: install everything the tests need and run the whole suite (needs PostgreSQL and
 #              Redis on 127.0.0.1; see README.md).
+# `make test-fast`: the domain's tests only (no database, broker or server), in well under a
+#              minute: for every change.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint bench bench-aggregates bench-plans
+.PHONY: run test test-fast install install-test install-bench lint bench bench-aggregates bench-plans
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,22 +20,29 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	cd tests/engine && npm ci --no-audit --no-fund --loglevel=error
 
+install-bench: install-test
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+
 run: install
 	$(BIN)/dmip serve
 
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest
 
-bench: install-test
+test-fast: install-test
+	$(BIN)/pytest -m pure
+
+bench: install-bench
 	$(BIN)/python bench/ingest/run.py
 
-bench-aggregates: install-test
+bench-aggregates: install-bench
 	BENCH_DUCKDB_MEMORY=16GB $(BIN)/python bench/aggregates/run.py --submissions 1080000 \
 		--rebuilds fast --freshness-seconds 60
 
-bench-plans: install-test
+bench-plans: install-bench
 	$(BIN)/python bench/plans/run.py --districts 24

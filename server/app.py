@@ -1,28 +1,25 @@
-"""The application factory."""
+"""The application factory. Only entry points import it (wsgi, the CLI, tests); handlers reach
+the process's state and the request's session through server/app_state.py."""
 
 from __future__ import annotations
 
 import gc
 from typing import Any
 
-from flask import Flask, g
-from sqlalchemy.orm import Session
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server.db import Database
+from server.api.blueprint import bp as api_bp
+from server.api.plans import bp as plans_api_bp
+from server.app_state import EXTENSION, AppState, close_db_session
+from server.health import bp as health_bp
+from server.openrosa.blueprint import bp as openrosa_bp
+from server.openrosa.blueprint import openrosa_request
+from server.openrosa.responses import render_http_exception, render_unexpected
 from server.settings import Settings
-
-EXTENSION = "dmip"
-
-
-class AppState:
-    """What one process keeps for the app: its settings, database and task sender."""
-
-    def __init__(self, settings: Settings) -> None:
-        from server.task_queue import TaskSender
-
-        self.settings = settings
-        self.db = Database(settings.database_url)
-        self.tasks = TaskSender(settings)
+from server.web import errors
+from server.web.wiring import init_web
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -41,21 +38,44 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
     )
     if settings.trusted_proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-    state = AppState(settings)
-    app.extensions[EXTENSION] = state
+    app.extensions[EXTENSION] = AppState(settings)
+    app.teardown_appcontext(close_db_session)
 
-    @app.teardown_appcontext
-    def _close_session(_exc: BaseException | None) -> None:
-        session: Session | None = g.pop("db_session", None)
-        if session is not None:
-            session.close()
-
-    _register_blueprints(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(openrosa_bp)
+    # After the OpenRosa blueprint: the web app's error pages leave OpenRosa's bodies alone.
+    init_web(app)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(plans_api_bp)
+    _register_error_handlers(app)
     return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Errors no blueprint handled (an unknown URL or method, a body too large, an unexpected
+    exception) in the dialect of the client: OpenRosa XML for Collect, JSON under /api/, plain
+    words on a page for a person."""
+    is_openrosa = openrosa_request(app)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | tuple[str, int] | tuple[Response, int]:
+        status = exc.code or 500
+        if is_openrosa():
+            return render_http_exception(exc)
+        if request.path.startswith("/api/"):
+            return jsonify(error=errors.message_for(status)), status
+        return errors.http_error_page(exc)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(exc: HTTPException) -> Response | tuple[str, int] | tuple[Response, int]:
+        if is_openrosa():
+            return render_unexpected(getattr(exc, "original_exception", None) or exc)
+        if request.path.startswith("/api/"):
+            errors.log_unexpected(exc)
+            return jsonify(error=errors.message_for(500)), 500
+        return errors.server_error_page(exc)
 
 
 def prepare_for_requests(app: Flask) -> None:
@@ -63,47 +83,9 @@ def prepare_for_requests(app: Flask) -> None:
 
     Loads now what it would load at its first requests, then moves every object that exists
     (modules, the models' metadata, the app: all kept for the process's life) out of the
-    garbage collector's sight. Without that, a full collection walked them all: about 100 ms
-    during which the process answered nothing, the 8-client p99 spikes of the ingest benchmark
-    (`bench/ingest/hotspots.py --gc` measures the pauses).
+    garbage collector's sight, so that a full collection does not walk them all and pause
+    the process's requests while it does.
     """
     app.extensions[EXTENSION].tasks.prepare()
     gc.collect()
     gc.freeze()
-
-
-def _register_blueprints(app: Flask) -> None:
-    from server.api.blueprint import bp as api_bp
-    from server.health import bp as health_bp
-    from server.openrosa.blueprint import bp as openrosa_bp
-
-    app.register_blueprint(health_bp)
-    app.register_blueprint(openrosa_bp)
-
-    from server.web import init_web
-
-    # After the OpenRosa blueprint: the web app's error pages leave OpenRosa's bodies alone.
-    init_web(app)
-    app.register_blueprint(api_bp)
-    from server.plans.api import bp as plans_api_bp
-
-    app.register_blueprint(plans_api_bp)
-
-
-def state() -> AppState:
-    from flask import current_app
-
-    return current_app.extensions[EXTENSION]
-
-
-def db_session() -> Session:
-    """The request's session; closed when the request ends. Handlers commit explicitly."""
-    if "db_session" not in g:
-        g.db_session = state().db.sessionmaker()
-    return g.db_session
-
-
-def open_db_session() -> Session | None:
-    """The request's session if something already made one, else None (and none is made)."""
-    session: Session | None = g.get("db_session")
-    return session

@@ -7,6 +7,7 @@ factory, the Celery worker and the CLI, each for itself.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -26,7 +27,10 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
@@ -113,12 +117,10 @@ class Base(DeclarativeBase):
 def dialect_insert(dialect: str) -> Any:
     """The INSERT construct of `dialect` ("postgresql" or "sqlite"): both have ON CONFLICT."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the project runs on PostgreSQL and SQLite only
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    return insert
+        return pg_insert
+    if dialect == "sqlite":
+        return sqlite_insert
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
 ID_ARRAY = ARRAY(BigInteger)
@@ -148,9 +150,9 @@ def among(
 ) -> Any:
     """`column IN ids` (`NOT IN` with `negate`); on PostgreSQL as one array parameter,
     `column = ANY(:ids)`. The text of an IN list changes with the number of ids, so SQLAlchemy
-    renders it and psycopg converts it afresh at every execution (a tenth of the worker's CPU
-    for batches of a few hundred ids); the array's statement is the same every time, found in
-    both their caches and prepared once. `ids` may be a parameter of `id_list`."""
+    would render it and psycopg convert it afresh at every execution; the array's statement is
+    the same every time, found in both their caches and prepared once. `ids` may be a
+    parameter of `id_list`."""
     values = ids if isinstance(ids, BindParameter) else id_list(postgresql, ids=ids)
     if postgresql:
         return column != all_(values) if negate else column == any_(values)
@@ -184,9 +186,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # so those are the ones tested: a dead one is replaced before anyone sees it (the pool
     # retries the checkout on DisconnectionError). One that dies while in use fails that
     # request, which answers 503 (or retries, in a worker), as it would with pre-ping.
-    import time
-
-    from sqlalchemy.exc import DisconnectionError
 
     idle_ping_after = float(kwargs.pop("idle_ping_after", IDLE_PING_AFTER))
     if "poolclass" not in kwargs:

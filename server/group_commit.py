@@ -5,10 +5,9 @@ and one durable commit; alone, each pays PostgreSQL's per-statement and per-comm
 round trip. Here the first thread to arrive writes its item at once (no added wait when the
 process is quiet); threads that arrive while that write is in flight queue their items, and
 when it finishes one of them writes everything queued in one statement. Under load a write
-carries as many items as there are threads waiting, which cuts PostgreSQL's CPU per row (by
-half at three rows a statement; by a quarter in the 8-client ingest benchmark, where most
-writes carry one or two: BENCHMARKS.md), and no thread waits longer than the write in flight
-and its own (unless more than `max_items` are queued ahead of it).
+carries as many items as there are threads waiting, which spreads PostgreSQL's per-statement
+and per-commit work over them, and no thread waits longer than the write in flight and its
+own (unless more than `max_items` are queued ahead of it).
 
 Nothing here knows about databases: `write` takes the queued items and returns one outcome per
 item, in order (a value, or the exception that item's caller should raise), so one bad item

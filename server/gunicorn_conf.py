@@ -11,7 +11,7 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Threads, not only processes: a submission spends much of its time waiting on PostgreSQL's
 # commit, and a thread lets the process serve another request meanwhile; gthread also keeps
 # connections alive between requests. One process per core (plus one) bounds the memory, and
-# the threads cover the waits. Measured against sync workers in bench/ingest (BENCHMARKS.md).
+# the threads cover the waits.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("GUNICORN_WORKERS", str(multiprocessing.cpu_count() + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -6,12 +6,13 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from server.app_state import db_session
+
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
-    from server.app import db_session
 
     try:
         db_session().execute(text("SELECT 1"))

@@ -1,10 +1,10 @@
 """One pooled connection, in autocommit, kept between the uses of a single serial user.
 
-The receiver's new-row INSERT (server/group_commit.py runs one at a time per process) used to
-check a connection out of the pool and back in for every write; on two busy cores that
-bookkeeping (the pool's checkout, its reset on return, switching autocommit on and off) cost
-about a tenth of a submission's CPU (bench/ingest/cpu.py). Keeping one connection between writes
-saves it, and keeps the statement prepared on it.
+The receiver's new-row INSERT (server/group_commit.py runs one at a time per process) keeps
+its connection between writes rather than checking one out of the pool and back in for each:
+that bookkeeping (the pool's checkout, its reset on return, switching autocommit on and off)
+is a noticeable part of a submission's cost on busy cores, and the statement stays prepared
+on the connection.
 
 It behaves as the pool would: a connection idle for `idle_ping_after` seconds is pinged before
 use (server/db.py pings pooled connections the same way), so a database restart while the

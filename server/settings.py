@@ -67,17 +67,16 @@ class Settings:
     # A submission is only swept once it has waited this long for its task.
     sweep_grace: int = 30
     # At most this many waiting submissions processed by a worker in one transaction (the
-    # aggregates are brought in line once per batch); 1 processes them one by one. At 300
-    # submissions/s on two cores, batches of 50 fell behind and batches of 200 kept up
-    # (BENCHMARKS.md, freshness by batch size). A wake-up's own ids all go into its batch, and
-    # under a sustained load a wake-up carries more (`wakeup_max_interval_ms`).
+    # aggregates are brought in line once per batch); 1 processes them one by one. Large
+    # enough that a worker on two cores keeps up with a district's peak rate. A wake-up's own
+    # ids all go into its batch, and under a sustained load a wake-up carries more
+    # (`wakeup_max_interval_ms`).
     worker_batch: int = 200
     # Each web process wakes the worker for what it received at most this often (a task per
     # this many milliseconds, with every id gathered meanwhile; the first of a quiet spell
     # goes at once): see server/openrosa/wakeups.py. Every task costs the worker a batch's
-    # fixed part, so under load fewer, larger tasks leave more of the cores to ingest: at 500
-    # the worker kept up with 880 submissions/s over a minute on two cores, at 100 with 770/s,
-    # and freshness at 300/s stayed under 0.7 s at p95 with either (BENCHMARKS.md).
+    # fixed part, so under load fewer, larger tasks leave more of the cores to ingest, while
+    # a submission still counts within a second or so.
     wakeup_interval_ms: int = 500
     # Under a sustained load (200 submissions/s or more in a web process) the pace doubles
     # after each wake-up, up to this, and a task carries as many more ids: fewer, larger

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from server import migrate
 from server.db import Database
 from server.settings import Settings
+from tests.paths import FORMS_DIR
 
 ADMIN_PG_URL = os.environ.get(
     "DMIP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -67,7 +68,7 @@ def settings(tmp_path: Path, pg_url: str) -> Iterator[Settings]:
         database_url=pg_url,
         broker_url=REDIS_URL,
         secret_key="test-secret-key-0123456789",
-        forms_dir=Path(__file__).resolve().parent.parent / "forms",
+        forms_dir=FORMS_DIR,
         embedded=False,
     )
     _truncate_all(pg_url)
@@ -85,7 +86,7 @@ def sqlite_settings(tmp_path: Path) -> Settings:
         database_url=url,
         broker_url="filesystem://",
         secret_key="test-secret-key-0123456789",
-        forms_dir=Path(__file__).resolve().parent.parent / "forms",
+        forms_dir=FORMS_DIR,
         embedded=True,
     )
 
@@ -132,3 +133,13 @@ def _default_catalog() -> Iterator[None]:
     from server.aggregation import catalog_source
 
     catalog_source.configure(None)
+
+
+DOMAIN_TESTS = Path(__file__).resolve().parent / "domain"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of the pure domain (tests/domain) are the fast tier, `make test-fast`."""
+    for item in items:
+        if DOMAIN_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.pure)

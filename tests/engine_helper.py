@@ -19,10 +19,10 @@ from typing import Any
 
 import pycountry
 
-ROOT = Path(__file__).resolve().parent.parent
-FORMS_DIR = ROOT / "forms"
+from tests.paths import FIXTURES_DIR, FORMS_DIR, ROOT
+
 ENGINE_DIR = ROOT / "tests" / "engine"
-ANSWERS_DIR = ROOT / "tests" / "fixtures" / "answers"
+ANSWERS_DIR = FIXTURES_DIR / "answers"
 
 # Real districts (ISO 3166-2:UG) from each region, with demo sub-counties and parishes.
 DISTRICTS = ["UG-101", "UG-206", "UG-302", "UG-427"]

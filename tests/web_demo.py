@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -19,15 +18,16 @@ from sqlalchemy import select
 
 from server.app import create_app
 from server.db import Database
+from server.demo.load import load_demo_data
 from server.models import OrgUnit
 from server.models.org import OrgLevel
-from server.plans.regenerate import regenerate_due
-from server.services.bootstrap import load_demo_data
 from server.services.users import create_user
 from server.settings import Settings
-from server.web.testing import sign_in
 from tests.conftest import REDIS_URL, _truncate_all
-from workers import ingest
+from tests.paths import FORMS_DIR
+from tests.web_client import sign_in
+from workers import processing
+from workers.regeneration import regenerate_due
 
 PASSWORD = "password-123"
 CYCLE = "2025/26"
@@ -52,7 +52,7 @@ class Demo:
 
 def process_and_draft(db: Database) -> None:
     """What the worker does with received submissions: process each, then draft the plans."""
-    ingest.process_waiting(db)
+    processing.process_waiting(db)
     regenerate_due(db, debounce=0)
 
 
@@ -62,7 +62,7 @@ def demo_world(pg_url: str, factory: pytest.TempPathFactory) -> Iterator[Demo]:
         database_url=pg_url,
         broker_url=REDIS_URL,
         secret_key="test-secret-key-0123456789",
-        forms_dir=Path(__file__).resolve().parent.parent / "forms",
+        forms_dir=FORMS_DIR,
         embedded=False,
     )
     load_demo_data(settings, 1, seed=1, cycle=CYCLE)

@@ -1,1 +1,2 @@
-"""Celery workers: the app, thin tasks, and the pure processing logic they call."""
+"""The Celery entry point: the app, thin idempotent tasks, the sweeper, and what only
+workers run (processing batches of submissions, redrawing due plans, building documents)."""

@@ -1,5 +1,5 @@
 """Celery tasks, by the names the server sends (server/task_queue.py). Thin: IDs in, work done
-by workers/ingest.py and workers/sweeper.py in one transaction each."""
+by workers/processing.py and workers/sweeper.py in one transaction each."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from celery import current_app, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from server.aggregation import catalog_state
+from server import jobs
+from server.exports.submissions import EXPORT_TASK
 from server.models import DocumentJob, ExportJob
-from server.services import jobs
-from server.services.exports import EXPORT_TASK
+from server.services import aggregate_rebuild
 from server.task_queue import EXPORT_DOCUMENT, PROCESS_SUBMISSION, REGENERATE_PLANS, SWEEP
-from workers import exports as _exports  # noqa: F401  (registers dmip.export)
-from workers import ingest, runtime, sweeper
+from workers import document_jobs, processing, runtime, sweeper
+from workers import export_jobs as _exports  # noqa: F401  (registers dmip.export)
+from workers.regeneration import regenerate_due
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,15 @@ def process_submission(submission_ids: int | list[int]) -> str:
         int(i) for i in (submission_ids if isinstance(submission_ids, list) else [submission_ids])
     ]
     database, batch = runtime.database(), runtime.settings().worker_batch
-    outcomes: dict[int, ingest.Outcome] = {}
+    outcomes: dict[int, processing.Outcome] = {}
     if database.is_postgresql and batch > 1:
-        # These ids first, then whatever else is waiting (workers/ingest.py `process_batch`).
+        # These ids first, then whatever else is waiting (workers/processing.py `process_batch`).
         with database.session() as session:
-            outcomes = ingest.process_batch(session, ids, max(batch, len(ids)))
+            outcomes = processing.process_batch(session, ids, max(batch, len(ids)))
     for sid in ids:
         if sid not in outcomes:  # held by someone else just now (or SQLite): wait for it
             with database.session() as session:
-                outcomes[sid] = ingest.process_submission(session, sid)
+                outcomes[sid] = processing.process_submission(session, sid)
     if len(ids) == 1:
         return outcomes[ids[0]].value
     return ", ".join(f"{sid}: {outcomes[sid].value}" for sid in ids)
@@ -72,8 +73,8 @@ def _send_process(submission_id: int) -> bool:
 @shared_task(name=SWEEP, ignore_result=True, autoretry_for=(), acks_late=False)
 def sweep() -> int:
     """Re-send what the queue lost: submissions still waiting, and export and document jobs
-    queued or stalled (server/services/jobs.py), whose old files it deletes; rebuild the
-    aggregates if the catalog changed (server/aggregation/catalog_state.py)."""
+    queued or stalled (server/jobs.py), whose old files it deletes; rebuild the
+    aggregates if the catalog changed (server/services/aggregate_rebuild.py)."""
     # Not acks_late: a sweep lost with its worker is simply done by the next beat.
     database, grace = runtime.database(), runtime.settings().sweep_grace
     sent = sweeper.sweep(database, grace, _send_process)
@@ -82,7 +83,7 @@ def sweep() -> int:
     jobs.expire(database, (model for model, _ in _JOB_KINDS), retention)
     # After a change of the indicator catalog or of a published form (rare; the rebuild
     # holds the aggregates for its duration, under a minute for a million submissions).
-    catalog_state.rebuild_if_due(database)
+    aggregate_rebuild.rebuild_if_due(database)
     return sent
 
 
@@ -102,16 +103,12 @@ def _send_job(name: str, job_id: int) -> bool:
 def regenerate_plans() -> int:
     """Redraw the district plans whose data changed and has settled (a periodic task: one
     lost with its worker is simply done by the next)."""
-    from server.plans.regenerate import regenerate_due
-
     return regenerate_due(runtime.database())
 
 
 @shared_task(name=EXPORT_DOCUMENT, ignore_result=True, acks_late=True)
 def export_document(job_id: int) -> str:
     """Write a DMIP or synthesis document for a DocumentJob, committing progress as it goes."""
-    from server.plans.documents import run_job
-
     settings = runtime.settings()
-    job = run_job(runtime.database(), int(job_id), settings.data_dir / "documents")
+    job = document_jobs.run_job(runtime.database(), int(job_id), settings.data_dir / "documents")
     return job.state if job is not None else "missing"

@@ -1,8 +1,8 @@
 """Loading the demo data set at scale straight into PostgreSQL, for the aggregation benchmark.
 
 HTTP and the worker would take hours for a million submissions, so this takes a shorter road
-to the same rows: the demo generator (server/services/demo_data.py) writes each instance's XML,
-the worker's own pure function (workers/processing `process`) validates and flattens it, and
+to the same rows: the demo generator (server/demo/dataset.py) writes each instance's XML,
+the worker's own pure function (server/domain/xform `process`) validates and flattens it, and
 `submissions` and `submission_rows` are filled with PostgreSQL COPY, every submission marked
 processed and counted with its cycle and org unit, as the worker would leave it. Generation and
 flattening run in a process pool; the parent streams the COPY.
@@ -27,7 +27,7 @@ import psycopg
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from server.services.demo_data import (
+from server.demo.dataset import (
     FORM_IDS,
     DemoDistrict,
     DemoSize,
@@ -35,7 +35,7 @@ from server.services.demo_data import (
     FormShape,
     generate,
 )
-from workers.processing.submission import FormSpec, process
+from server.domain.xform.flatten import FormSpec, process
 
 ROOT = Path(__file__).resolve().parents[2]
 CYCLE = "2025/26"
@@ -68,11 +68,11 @@ class Plan:
         """Changes when anything that shapes the loaded rows changes."""
         digest = hashlib.sha256()
         for path in (
-            "server/services/demo_data.py",
-            "server/services/demo_answers.py",
-            "server/services/demo_common.py",
-            "workers/processing/submission.py",
-            "workers/processing/values.py",
+            "server/demo/dataset.py",
+            "server/demo/answers.py",
+            "server/demo/common.py",
+            "server/domain/xform/flatten.py",
+            "server/domain/xform/typed_answers.py",
         ):
             digest.update((ROOT / path).read_bytes())
         digest.update(
@@ -124,9 +124,9 @@ def prepare(url: str, plan: Plan, blobs_dir: Path) -> None:
     """Schema, Uganda's hierarchy with bench sub-counties and parishes, the seven forms."""
     from server import migrate
     from server.db import Database
-    from server.services.blobs import BlobStore
-    from server.services.bootstrap import publish_file, shipped_forms
     from server.services.orgunits import OrgRow, ensure_uganda, import_org_units
+    from server.services.shipped_forms import publish_file, shipped_forms
+    from server.storage.blobs import BlobStore
 
     migrate.upgrade(url)
     db = Database(url)

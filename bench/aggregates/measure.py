@@ -71,18 +71,19 @@ class BackendMemory(threading.Thread):
         self.conn.close()
 
 
-def rebuild_main(url: str, variant: str = "original") -> dict[str, Any]:
-    """`rebuild_in` as it is ("original"), or with the grouped query of
-    server/aggregation/fast_rebuild.py in place of its own ("fast": the proposed patch)."""
+def rebuild_main(url: str, variant: str = "fast") -> dict[str, Any]:
+    """`rebuild_in` as it is ("fast"), or with the plain grouped query its evaluate-once form
+    replaced ("original", put in its place from bench/aggregates/duckdb_sql.py)."""
     from sqlalchemy import text
 
+    from bench.aggregates.duckdb_sql import plain_grouped_pg
     from server.aggregation import rebuild as module
-    from server.aggregation.fast_rebuild import grouped_pg
     from server.aggregation.rebuild import rebuild_in
     from server.db import Database
+    from server.plans import staleness
 
-    # The rebuild uses the fast grouping; "original" measures the plain one it replaced.
-    module._GROUPED_PG["query"] = grouped_pg if variant == "fast" else module._grouped_pg
+    if variant == "original":
+        module._grouped_pg = plain_grouped_pg  # type: ignore[assignment]
 
     db = Database(url)
     marks: list[tuple[str, float]] = []
@@ -94,6 +95,9 @@ def rebuild_main(url: str, variant: str = "original") -> dict[str, Any]:
         memory.start()
         start = time.monotonic()
         report = rebuild_in(session, progress=lambda m: marks.append((m, time.monotonic())))
+        # As `dmip aggregates rebuild` does (server/services/aggregate_rebuild.py): every
+        # district's plan is then redrawn by the worker, during the freshness run too.
+        staleness.mark_stale(session, report.moved)
         computed = next((t for m, t in marks if m.startswith("writing")), time.monotonic())
         session.commit()
     seconds = time.monotonic() - start
@@ -115,9 +119,10 @@ def rebuild_main(url: str, variant: str = "original") -> dict[str, Any]:
 
 def duckdb_queries(url: str, submissions: str, rows: str) -> list[tuple[str, list[str]]]:
     """(SQL, indicator ids) per form version: the duckdb dialect of the rebuild's queries."""
+    from bench.aggregates.duckdb_sql import DUCKDB, plain_grouped_sql
     from bench.aggregates.load import form_versions
     from server.aggregation import catalog_source
-    from server.aggregation.queries import contribution_query, eligible_sql, indicator_literal
+    from server.aggregation.queries import contribution_query, eligible_sql
     from server.db import Database
 
     db = Database(url)
@@ -130,27 +135,11 @@ def duckdb_queries(url: str, submissions: str, rows: str) -> list[tuple[str, lis
     where = eligible_sql(submissions)
     for version_id, form_id, fields in versions:
         query = contribution_query(
-            loaded.catalog, form_id, version_id, fields or [], "duckdb", tables=tables
+            loaded.catalog, form_id, version_id, fields or [], DUCKDB, tables=tables
         )
         if not query.indicators:
             continue
-        values = ", ".join(
-            f"({indicator_literal(i.id)}, w.{i.column}_in, w.{i.column}_v, "
-            f"w.{i.column}_num, w.{i.column}_den)"
-            for i in query.indicators
-        )
-        # The rebuild's grouping (rebuild._grouped_pg), in DuckDB.
-        out.append(
-            (
-                "SELECT u.ind, w.org_unit_id, w.cycle, COUNT(*) AS n, COALESCE(SUM(u.v), 0) AS v, "
-                "COALESCE(SUM(u.v * u.v), 0) AS sq, COALESCE(SUM(u.num), 0) AS num, "
-                "COALESCE(SUM(u.den), 0) AS den "
-                f"FROM ({query.select(where)}) w "
-                f"CROSS JOIN LATERAL (VALUES {values}) AS u(ind, inside, v, num, den) "
-                "WHERE u.inside = 1 GROUP BY u.ind, w.org_unit_id, w.cycle",
-                [i.id for i in query.indicators],
-            )
-        )
+        out.append((plain_grouped_sql(query, where), [i.id for i in query.indicators]))
     return out
 
 

@@ -5,7 +5,7 @@
 Uses the database `bench/aggregates/run.py` loaded for `--submissions` (run it first; the
 same parameters find it). It reads `--rows` flattened rows of the seven DMIP forms back, then
 inserts them again `--batch` at a time, each batch in a transaction rolled back afterwards,
-alternately the two ways the worker can write them (`workers/ingest.py`): `insert_rows`, one
+alternately the two ways the worker can write them (`workers/processing.py`): `insert_rows`, one
 INSERT run per row (pipelined by psycopg; what the worker did, and still does on SQLite), and
 `copy_rows`, one COPY per batch (what it does on PostgreSQL). It prints this process's CPU
 time and the database backend's per row, the best of `--repeat` rounds of each, their ratio,
@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from bench.aggregates.run import db_url, reuse_loaded
 from bench.ingest.cpu import HZ, process_ticks
 from server.db import make_engine
-from workers.ingest import copy_rows, insert_rows
+from workers.processing import copy_rows, insert_rows
 
 COLUMNS = "submission_id, repeat_path, position, parent_position, data"
 # The rows this transaction wrote.

@@ -6,7 +6,7 @@ Sets up what bench/ingest/run.py sets up, serves the real app with the productio
 settings and runs the production worker beside it. Each run posts submissions at 8 clients for
 `--seconds`, waits until the worker has processed them all, then times (EXPLAIN ANALYZE, the
 second of two, so both sides meet warm buffers) the query by which a worker claims the oldest
-waiting submissions (`workers/ingest.py`), and, as the baseline, the same query without the
+waiting submissions (`workers/processing.py`), and, as the baseline, the same query without the
 index of waiting submissions (ix_submissions_waiting, migration 0008), dropped inside a
 transaction that is rolled back: what a claim cost before. With nothing waiting, the claim
 finds nothing; what it costs is the index entries of submissions processed since the last
@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 from bench.ingest import run as bench
 from server.models import Submission
 from server.models.submissions import ProcessingStatus
-from workers.ingest import _claim
+from workers.processing import _claim
 
 OWN = [0]  # a task's own ids; none of them waiting
 

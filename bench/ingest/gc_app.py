@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 if os.environ.get("DMIP_BENCH_GC_UNFROZEN") == "1":
-    from server.app import EXTENSION, create_app
+    from server.app import create_app
+    from server.app_state import EXTENSION
 
     app = create_app()
     app.extensions[EXTENSION].tasks.prepare()

@@ -18,7 +18,7 @@ cores): bench/ingest/cpu.py measures that. `--profile` then prints cProfile's to
 CPU time over 1,000 more requests of the real app, and how many context look-ups through
 Flask's proxies (request, current_app, g) they made.
 
-Then it processes the submissions the rounds stored as the worker does (`workers/ingest.py`
+Then it processes the submissions the rounds stored as the worker does (`workers/processing.py`
 `process_batch`, in batches of DMIP_WORKER_BATCH, 200 by default, one transaction each) and
 prints the worker's CPU per submission, and its PostgreSQL backend's, beside the receiver's: on a
 two-core machine the worker shares the cores with the web processes, so what it spends is taken
@@ -195,7 +195,7 @@ def main() -> None:
 def worker_cpu_per_submission(profile: bool) -> tuple[float, float, int]:
     """Process every waiting submission as the worker's tasks do; this process's CPU and its
     PostgreSQL backend's per submission, and how many there were."""
-    from workers import ingest, runtime
+    from workers import processing, runtime
 
     database, batch = runtime.database(), runtime.settings().worker_batch
     profiler = cProfile.Profile(time.process_time) if profile else None
@@ -211,7 +211,7 @@ def worker_cpu_per_submission(profile: bool) -> tuple[float, float, int]:
             ticks_before, started = sum(process_ticks(backend)), time.process_time()
             if profiling:
                 profiler.enable()  # type: ignore[union-attr]
-            outcomes = ingest.process_batch(session, [], batch)
+            outcomes = processing.process_batch(session, [], batch)
             session.commit()
             if profiling:
                 profiler.disable()  # type: ignore[union-attr]

@@ -41,11 +41,11 @@ def main() -> None:
         from sqlalchemy import select
 
         from server.db import Database
+        from server.domain.xform.safe_xml import parse
+        from server.domain.xform.submission_meta import read_meta
         from server.models import FormVersion, User
         from server.services.ingest import IncomingSubmission, new_row_values
         from server.services.ingest_insert import insert_new_rows
-        from server.xform.safe_xml import parse
-        from server.xform.submission_meta import read_meta
 
         db = Database(url, pool_size=args.threads, max_overflow=0)
         with db.session() as session:

@@ -149,7 +149,7 @@ def prepare(env: dict[str, str]) -> None:
 from server.settings import Settings
 from server.db import Database
 from server import migrate
-from server.services.blobs import BlobStore
+from server.storage.blobs import BlobStore
 from server.services.forms import publish_xlsform
 from server.services.orgunits import ensure_uganda
 from server.services.users import create_user

@@ -4,7 +4,7 @@
 
 Sets up what bench/ingest/run.py sets up and builds the real app in this process (as
 bench/ingest/inprocess.py does). Each round receives `--per-round` submissions through it, then
-processes them as the worker does (`workers/ingest.py process_batch`, `--batch` at a time, one
+processes them as the worker does (`workers/processing.py process_batch`, `--batch` at a time, one
 transaction each) and prints the CPU the worker's PostgreSQL backend spent per submission and
 the statements that took longest, by their total time in the round. The first round, on a
 small table, is the baseline: the last line is the last round's cost as a ratio of it. A
@@ -40,7 +40,7 @@ def main() -> None:
         from sqlalchemy import event
 
         from server.openrosa.deps import wakeups
-        from workers import ingest, runtime
+        from workers import processing, runtime
 
         receive = caller(app, environ_factory())
         database = runtime.database()
@@ -73,7 +73,7 @@ def main() -> None:
                     backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()")
                     pid = backend.scalar()
                     before = sum(process_ticks(pid))
-                    outcomes = ingest.process_batch(session, [], args.batch)
+                    outcomes = processing.process_batch(session, [], args.batch)
                     session.commit()
                     ticks += sum(process_ticks(pid)) - before
                 if not outcomes:

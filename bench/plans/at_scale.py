@@ -31,7 +31,7 @@ def main() -> None:
     from server.db import Database
     from server.models import OrgUnit, Submission
     from server.plans import staleness
-    from server.plans.regenerate import regenerate_due
+    from workers.regeneration import regenerate_due
 
     db = Database(db_url(reuse_loaded(args.submissions)))
     with db.session() as s:

@@ -51,14 +51,14 @@ def main() -> None:
 
     from server import migrate
     from server.db import Database
+    from server.demo.load import load_demo_data
+    from server.domain.drafting import draft_dmip
     from server.models import DmipPlan, OrgUnit
     from server.plans import documents
-    from server.plans.facts import district_facts
+    from server.plans.read_facts import district_facts
     from server.plans.regenerate import load, regenerate
-    from server.services.bootstrap import load_demo_data
     from server.settings import Settings
-    from workers import ingest
-    from workers.drafting import draft_dmip
+    from workers import processing
 
     name = f"dmip_bench_plans_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_PG_URL, isolation_level="AUTOCOMMIT")
@@ -80,7 +80,7 @@ def main() -> None:
         report = load_demo_data(settings, args.districts, seed=7, cycle="2025/26")
         assert report is not None
         db = Database(url)
-        count = ingest.process_waiting(db)
+        count = processing.process_waiting(db)
         print(
             f"loaded and processed {count} submissions for {args.districts} districts "
             f"in {time.perf_counter() - started:.0f} s"

@@ -2,9 +2,9 @@
 
 The .xlsx files are what admins edit and what is published; this script is how they were laid
 out consistently (same meta block, same location questions, same cycle question, same column
-set). tests/test_forms_build.py fails when a committed .xlsx no longer matches what this script
-produces, so edit here and run `python forms/src/build_forms.py`, or edit the .xlsx and port the
-change back.
+set). tests/domain/test_forms_build.py fails when a committed .xlsx no longer matches what this
+script produces, so edit here and run `python forms/src/build_forms.py`, or edit the .xlsx and
+port the change back.
 """
 
 from __future__ import annotations

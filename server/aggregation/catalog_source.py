@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.aggregation.queries import ContributionQuery, contribution_query
-from server.catalog import Catalog, CatalogError, parse_catalog
+from server.domain.catalog import Catalog, CatalogError, parse_catalog
 from server.models import Form, FormVersion
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "forms" / "catalog.yaml"

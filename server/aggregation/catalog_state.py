@@ -9,19 +9,18 @@ incremental sums would no longer equal a rebuild. So `aggregation_state` keeps t
 of the catalog the aggregates were built with (server/aggregation/catalog_source.py: the
 catalog file's bytes and the published versions). Each aggregate update compares it with the
 catalog it loaded and, when they differ, asks for a rebuild; the periodic sweep runs it
-(`rebuild_if_due`) and the rebuild records the new fingerprint. Moving an org unit under another
-parent asks for one too (`request_rebuild`): its sums sit under its old ancestors.
+(server/services/aggregate_rebuild.py) and the rebuild records the new fingerprint. Moving an
+org unit under another parent asks for one too (`request_rebuild`): its sums sit under its old
+ancestors.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from server.db import Database, utcnow
+from server.db import utcnow
 from server.models import AggregationState
 
 log = logging.getLogger(__name__)
@@ -83,25 +82,3 @@ REBUILDING = (
     "Indicator values are being recomputed after a change of the indicator catalog, a form or "
     "the org units. For a minute or two some numbers may still be the old ones."
 )
-
-
-def rebuild_if_due(db: Database, catalog_path: Path | None = None) -> bool:
-    """Rebuild every aggregate if a catalog change asked for it; True if it did. Two sweeps
-    at once rebuild once: the second waits for the first's lock, then finds nothing due."""
-    from server.aggregation.rebuild import rebuild_in
-
-    with db.session() as session:
-        if not rebuild_due(session):
-            return False
-    with db.session() as session:
-        if db.is_postgresql:
-            session.execute(text("LOCK TABLE aggregates IN EXCLUSIVE MODE"))
-        if not rebuild_due(session):
-            return False
-        report = rebuild_in(session, None, catalog_path)
-        log.info(
-            "aggregates rebuilt after a catalog change: %d submissions, %d aggregates",
-            report.submissions,
-            report.aggregates,
-        )
-        return True

@@ -3,7 +3,7 @@
 For one form version, `contribution_query` gives a SELECT with one row per submission: its id,
 org unit and cycle, and for each indicator of the form whether the submission counts (`iN_in`),
 its value (`iN_v`), numerator (`iN_num`) and denominator (`iN_den`) as fixed-point integers in
-millionths (workers/aggregate/partials.py). The incremental path runs it for the submissions it
+millionths (server/domain/partials.py). The incremental path runs it for the submissions it
 is adding or retracting; the rebuild runs it for all of them and sums in the database. The same
 SQL on both paths is what makes "incremental equals rebuild" exact.
 
@@ -24,9 +24,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from server.catalog import Catalog, Indicator
-from server.expressions import ExpressionError
-from server.expressions.sql import Context, compile_condition, compile_number, quote
+from server.aggregation.expression_sql import (
+    Context,
+    SqlDialect,
+    compile_condition,
+    compile_number,
+    dialect_of,
+    quote,
+)
+from server.domain.catalog import Catalog, Indicator
+from server.domain.expressions import ExpressionError
 
 SCALE = 1_000_000
 
@@ -48,7 +55,7 @@ class ContributionQuery:
     sql_once: str = ""
 
     def select(self, where: str) -> str:
-        """The plain SELECT, the reference the rebuild's tests and benchmark compare with."""
+        """The plain SELECT, on every dialect."""
         return self.sql.replace("{where}", where)
 
     def select_once(self, where: str) -> str:
@@ -75,15 +82,16 @@ def contribution_query(
     form_id: str,
     form_version_id: int,
     fields: Sequence[Mapping[str, Any]],
-    dialect: str,
+    dialect: str | SqlDialect,
     tables: Mapping[str, str] | None = None,
 ) -> ContributionQuery:
-    """The contribution SELECT for one version of form `form_id`. `tables` may rename the
-    submissions and submission_rows tables (the benchmark's DuckDB copy uses this)."""
+    """The contribution SELECT for one version of form `form_id`, in `dialect` (by name, or
+    a `SqlDialect`). `tables` may rename the submissions and submission_rows tables."""
+    sql_dialect = dialect_of(dialect)
     names = {"submissions": "submissions", "submission_rows": "submission_rows", **(tables or {})}
     by_name = {str(f["name"]): f for f in fields}
     ctx = Context(
-        dialect=dialect,
+        dialect=sql_dialect,
         fields=by_name,
         derived=catalog.derived.get(form_id, {}),
         top="t",
@@ -102,7 +110,7 @@ def contribution_query(
             skipped.append((indicator.id, str(exc)))
             continue
         raw.extend(parts)
-        outer.extend(_outer_columns(indicator, column, dialect))
+        outer.extend(_outer_columns(indicator, column, sql_dialect))
         compiled.append(CompiledIndicator(indicator.id, column))
     rows = names["submission_rows"]
     inner = (
@@ -117,8 +125,8 @@ def contribution_query(
     top = f" JOIN {rows} t ON t.submission_id = s.id AND t.repeat_path = '' "
     sql = f"{outer_select} FROM ({inner}{top}{where}) w"
     # On PostgreSQL, the same rows with two changes that change no value, for the paths that
-    # run it (bench/aggregates/contribution.py: about ten times faster for the longest
-    # queries, the school's and the management capacity form's):
+    # run it (the longest queries, the school's and the management capacity form's, gain the
+    # most):
     # - OFFSET 0 on the inner SELECT, which PostgreSQL then never merges into the outer one:
     #   merged, each indicator's expressions were evaluated again wherever their result is
     #   used (the `in`, `v`, `num` and `den` columns: three to six times);
@@ -126,7 +134,7 @@ def contribution_query(
     #   decompressed the whole document again, and a school's top-level row is above the
     #   TOAST threshold.
     once = ""
-    if dialect == "postgresql":
+    if sql_dialect.name == "postgresql":
         once = f"{outer_select} FROM ({inner}{_DETOASTED.format(rows=rows)}{where} OFFSET 0) w"
     return ContributionQuery(form_version_id, sql, tuple(compiled), tuple(skipped), once)
 
@@ -136,16 +144,16 @@ def _raw_columns(indicator: Indicator, ctx: Context, column: str) -> list[str]:
     num = compile_number(formula.numerator, ctx)
     den = compile_number(formula.denominator, ctx) if formula.denominator is not None else "NULL"
     keep = compile_condition(formula.filter, ctx) if formula.filter is not None else "TRUE"
-    if ctx.dialect == "sqlite" and keep == "TRUE":
+    if ctx.dialect.name == "sqlite" and keep == "TRUE":
         keep = "1"
     return [f"{num} AS {column}_n", f"{den} AS {column}_d", f"({keep}) AS {column}_k"]
 
 
-def _outer_columns(indicator: Indicator, column: str, dialect: str) -> list[str]:
+def _outer_columns(indicator: Indicator, column: str, dialect: SqlDialect) -> list[str]:
     n, d, k = f"w.{column}_n", f"w.{column}_d", f"w.{column}_k"
     has_den = indicator.formula.denominator is not None
-    kept = f"({k}) IS TRUE" if dialect != "sqlite" else f"COALESCE({k}, 0) = 1"
-    ratio = _divide(n, d, dialect)
+    kept = dialect.kept(k)
+    ratio = dialect.divide(n, d)
     if indicator.aggregation == "sum":
         value, counts = n, f"{kept} AND {n} IS NOT NULL"
     elif indicator.aggregation in {"mean", "score"}:
@@ -157,15 +165,10 @@ def _outer_columns(indicator: Indicator, column: str, dialect: str) -> list[str]
     counts_sql = f"(CASE WHEN {counts} THEN 1 ELSE 0 END)"
     return [
         f"{counts_sql} AS {column}_in",
-        f"{_fixed(value, dialect)} AS {column}_v",
-        f"{_fixed(n, dialect)} AS {column}_num",
-        f"{_fixed(d if has_den else 'NULL', dialect)} AS {column}_den",
+        f"{dialect.to_fixed(value, SCALE)} AS {column}_v",
+        f"{dialect.to_fixed(n, SCALE)} AS {column}_num",
+        f"{dialect.to_fixed(d if has_den else 'NULL', SCALE)} AS {column}_den",
     ]
-
-
-def _divide(n: str, d: str, dialect: str) -> str:
-    real = {"sqlite": "REAL", "postgresql": "NUMERIC", "duckdb": "DOUBLE"}[dialect]
-    return f"(CAST({n} AS {real}) / NULLIF({d}, 0))"
 
 
 def eligible_sql(submissions_table: str = "submissions") -> str:
@@ -176,21 +179,6 @@ def eligible_sql(submissions_table: str = "submissions") -> str:
         f"AND NOT EXISTS (SELECT 1 FROM {submissions_table} e "
         "WHERE e.supersedes_id = s.id AND e.processing_status = 'processed')"
     )
-
-
-def _fixed(value: str, dialect: str) -> str:
-    """Millionths, rounded once, here, so every path adds the same integers."""
-    if value == "NULL":
-        return {
-            "postgresql": "CAST(NULL AS NUMERIC(65, 0))",
-            "sqlite": "NULL",
-            "duckdb": "CAST(NULL AS HUGEINT)",
-        }[dialect]
-    if dialect == "postgresql":
-        return f"CAST(ROUND({value} * {SCALE}) AS NUMERIC(65, 0))"
-    if dialect == "sqlite":
-        return f"CAST(ROUND({value} * {SCALE}) AS INTEGER)"
-    return f"CAST(ROUND({value} * {SCALE}) AS HUGEINT)"
 
 
 def indicator_literal(indicator_id: str) -> str:

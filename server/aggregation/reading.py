@@ -17,16 +17,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, or_, select, text, tuple_
+from sqlalchemy import Select, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from server.aggregation import catalog_source
 from server.aggregation.catalog_source import LoadedCatalog
 from server.aggregation.queries import eligible_sql
 from server.aggregation.sums import partial_of
+from server.domain.partials import Partial
 from server.models import Aggregate, Form, FormVersion, OrgUnit, Submission
-from server.models.org import OrgLevel
-from workers.aggregate.partials import Partial
+from server.models.org import OrgLevel, under
 
 ValueKey = tuple[str, int, str]  # (indicator id, org unit id, cycle): the aggregates' key
 
@@ -69,13 +69,6 @@ class ValueFilter:
 
 def unit_of(row: OrgUnit) -> Unit:
     return Unit(row.id, row.code, row.name, str(row.level), row.path, row.parent_id)
-
-
-def under(path_column: Any, prefixes: Sequence[str]) -> Any:
-    """SQL: the path lies under one of these paths (LIKE wildcards in codes escaped)."""
-    if not prefixes:
-        return false()
-    return or_(*(path_column.startswith(p, autoescape=True) for p in prefixes))
 
 
 def _filtered(query: Select[Any], where: ValueFilter) -> Select[Any]:
@@ -226,8 +219,8 @@ def scan_contributions(
         query = catalog_source.query_for(loaded, form_id, version_id, fields, dialect)
         if not query.indicators:
             continue
-        # The form of the query that reads each submission's JSON once: the same rows,
-        # several times faster over a district's thousands.
+        # The form of the query that reads each submission's JSON once: the same rows, without
+        # detoasting a district's thousands of documents again for every reference.
         sql = query.select_once(where)
         for row in session.execute(text(sql), params).mappings():
             yield ContributionScan(

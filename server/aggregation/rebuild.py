@@ -21,23 +21,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from server.aggregation import catalog_source, catalog_state
-from server.aggregation.fast_rebuild import grouped_pg
 from server.aggregation.queries import ContributionQuery, eligible_sql, indicator_literal
 from server.aggregation.store import eligible_condition, unpivot
 from server.aggregation.sums import Key, ancestors
-from server.db import Database, utcnow
+from server.db import utcnow
+from server.domain.partials import Partial
 from server.models import Aggregate, Form, FormVersion, Submission
-from server.plans import staleness
-from workers.aggregate.partials import Partial
 
 log = logging.getLogger(__name__)
 
 BATCH = 5_000
-_GROUPED_PG: dict[str, Callable[..., Iterator[tuple[Key, Partial]]]] = {}
 
 
 @dataclass
@@ -47,16 +44,8 @@ class RebuildReport:
     aggregates: int = 0
     recounted: int = 0  # submissions whose `counted` flag was wrong and was corrected
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (indicator, why)
-
-
-def rebuild(
-    db: Database,
-    cycle: str | None = None,
-    catalog_path: Path | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> RebuildReport:
-    with db.session() as session:
-        return rebuild_in(session, cycle, catalog_path, progress)
+    # The (org unit, cycle) pairs that have sums now: the caller marks their plans stale.
+    moved: set[tuple[int, str]] = field(default_factory=set)
 
 
 def rebuild_in(
@@ -86,16 +75,13 @@ def rebuild_in(
     ).all()
     cycle_sql = "TRUE" if cycle is None else f"s.cycle = {indicator_literal(cycle)}"
     where = f"({eligible_sql()}) AND {cycle_sql}"
-    # The grouped query that reads each submission's JSON once (fast_rebuild.py); the plain one
-    # below stays as its reference (tests/test_fast_rebuild.py) and the benchmark's "original".
-    grouped = _GROUPED_PG.get("query", grouped_pg)
     for version_id, form_id, fields in versions:
         query = catalog_source.query_for(loaded, form_id, version_id, fields or [], dialect)
         report.skipped.extend(s for s in query.skipped if s not in report.skipped)
         if not query.indicators:
             continue
         say(f"form {form_id}, version #{version_id}")
-        sums = grouped(session, query, where) if pg else _grouped_stream(session, query, where)
+        sums = _grouped_pg(session, query, where) if pg else _grouped_stream(session, query, where)
         for key, partial in sums:
             leaves[key] = leaves[key] + partial
     chains = ancestors(session, {unit for _, unit, _ in leaves})
@@ -111,14 +97,18 @@ def rebuild_in(
     report.submissions = _counted(session, cycle)
     if cycle is None:
         catalog_state.record_build(session, loaded.fingerprint)
-    # Every district's draft is redrawn from the new sums (debounced, in the worker).
-    staleness.mark_stale(session, {(unit, cyc) for _, unit, cyc in totals})
+    report.moved = {(unit, cyc) for _, unit, cyc in totals}
     return report
 
 
 def _grouped_pg(
     session: Session, query: ContributionQuery, where: str
 ) -> Iterator[tuple[Key, Partial]]:
+    """The summed contributions per (indicator, org unit, cycle) of the submissions of one
+    form version, summed by PostgreSQL. The contribution SELECT is wrapped in a LATERAL VALUES
+    unpivot in its evaluate-once form (`ContributionQuery.select_once`): with the plain one,
+    PostgreSQL pulls it up into the unpivot and evaluates every indicator expression again
+    wherever its result is used, detoasting the whole `data` document each time."""
     values = ", ".join(
         f"({indicator_literal(i.id)}, w.{i.column}_in, w.{i.column}_v, "
         f"w.{i.column}_num, w.{i.column}_den)"
@@ -127,7 +117,7 @@ def _grouped_pg(
     sql = (
         "SELECT u.ind, w.org_unit_id, w.cycle, COUNT(*), COALESCE(SUM(u.v), 0), "
         "COALESCE(SUM(u.v * u.v), 0), COALESCE(SUM(u.num), 0), COALESCE(SUM(u.den), 0) "
-        f"FROM ({query.select(where)}) w "
+        f"FROM ({query.select_once(where)}) w "
         f"CROSS JOIN LATERAL (VALUES {values}) AS u(ind, inside, v, num, den) "
         "WHERE u.inside = 1 GROUP BY u.ind, w.org_unit_id, w.cycle"
     )
@@ -195,8 +185,6 @@ def _recount(session: Session, cycle: str | None) -> int:
 
 
 def _counted(session: Session, cycle: str | None) -> int:
-    from sqlalchemy import func
-
     query = select(func.count()).select_from(Submission).where(Submission.counted.is_(True))
     if cycle is not None:
         query = query.where(Submission.cycle == cycle)

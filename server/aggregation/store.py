@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -35,18 +36,29 @@ from server.aggregation import catalog_source, catalog_state
 from server.aggregation.catalog_source import LoadedCatalog
 from server.aggregation.sums import Contribution, apply, roll_up
 from server.db import among, id_list, is_postgresql
+from server.domain.cycles import financial_year, is_cycle
+from server.domain.partials import Partial
 from server.models import Form, FormVersion, Submission
 from server.models.submissions import ProcessingStatus, ReviewState
-from server.plans import staleness
-from workers.aggregate.cycles import financial_year, is_cycle
-from workers.aggregate.partials import Partial
 
 log = logging.getLogger(__name__)
+
+# An (org unit, cycle) pair whose sums moved: its district's draft DMIP is then out of date.
+Moved = set[tuple[int, str]]
+
+
+@dataclass
+class Recount:
+    """What a refresh changed: how many submissions started or stopped counting, and where
+    the sums moved (the caller marks those districts' plans stale in the same transaction)."""
+
+    submissions: int = 0
+    moved: Moved = field(default_factory=set)
 
 
 class Counting(Protocol):
     """A submission as the worker holds it while recording its processing
-    (workers/ingest.py `Claimed`)."""
+    (workers/processing.py `Claimed`)."""
 
     id: int
     form_version_id: int
@@ -77,8 +89,8 @@ def standing_condition(s: Any, among_ids: tuple[BindParameter[Any], bool] | None
     statement that only looks at the submissions of those ids: the edits superseding them are
     then looked up once, through the index on `supersedes_id`, by those ids. Correlated
     (each row's own EXISTS), PostgreSQL may plan the check as a hash of every processed
-    submission's `supersedes_id`, built at each execution: a worker's batch then read the
-    whole table (5 ms a batch at 10,000 submissions, growing with each one).
+    submission's `supersedes_id`, built at each execution: a worker's batch would then read
+    the whole table, at a cost growing with every submission stored.
     """
     successor = aliased(Submission)
     processed = successor.processing_status == ProcessingStatus.processed
@@ -99,8 +111,8 @@ def standing_condition(s: Any, among_ids: tuple[BindParameter[Any], bool] | None
     )
 
 
-# Built once: the conditions' aliased successor costs the best part of a millisecond to
-# build, every time, before SQLAlchemy finds the statement in its compiled cache.
+# Built once: the conditions' aliased successor is costly to build, and would be built at
+# every batch before SQLAlchemy found the statement in its compiled cache.
 # By whether the database is PostgreSQL: the ids one array parameter there (server/db.py
 # `among`: the statement's text is then the same for every batch), and the rows locked.
 _IDS = {pg: id_list(pg, "ids") for pg in (False, True)}
@@ -121,12 +133,12 @@ _ELIGIBLE[True] = _ELIGIBLE[True].with_for_update(of=Submission)
 
 def refresh(
     session: Session, submission_ids: Iterable[int | None], catalog_path: Path | None = None
-) -> int:
-    """Bring the aggregates in line with these submissions; returns how many changed. The
-    caller commits (in the same transaction as whatever changed their eligibility)."""
+) -> Recount:
+    """Bring the aggregates in line with these submissions. The caller commits (in the same
+    transaction as whatever changed their eligibility)."""
     ids = sorted({int(i) for i in submission_ids if i is not None})
     if not ids:
-        return 0
+        return Recount()
     pg = _lock(session, ids)
     rows = session.execute(_ELIGIBLE[pg], {"ids": ids}).all()
     changed = [(sub, bool(should)) for sub, should in rows if bool(should) != sub.counted]
@@ -148,21 +160,21 @@ def _lock(session: Session, ids: Sequence[int]) -> bool:
 
 def _count(
     session: Session, changed: Sequence[tuple[Submission, bool]], catalog_path: Path | None
-) -> int:
+) -> Recount:
     """Add (True) or retract (False) the contributions of `changed` submissions, whose rows
-    the database has, and set their `counted` flags; returns how many there were."""
+    the database has, and set their `counted` flags."""
     if not changed:
-        return 0
-    _add_contributions(session, changed, catalog_path)
+        return Recount()
+    moved = _add_contributions(session, changed, catalog_path)
     for sub, should in changed:
         sub.counted = should
     session.flush()
-    return len(changed)
+    return Recount(len(changed), moved)
 
 
 def _add_contributions(
     session: Session, changed: Sequence[tuple[Counting, bool]], catalog_path: Path | None
-) -> None:
+) -> Moved:
     """Add (True) or retract (False) the contributions of `changed` submissions, whose rows
     and outcomes the database has, at their org units and every ancestor."""
     loaded = catalog_source.load(session, catalog_path)
@@ -176,8 +188,7 @@ def _add_contributions(
         ((c, signs[c.submission_id]) for c in contributions),
     )
     apply(session, deltas)
-    # The districts whose numbers moved get their draft DMIP regenerated (debounced).
-    staleness.mark_stale(session, {(unit, cycle) for _, unit, cycle in deltas})
+    return {(unit, cycle) for _, unit, cycle in deltas}
 
 
 def decide_counted(session: Session, submissions: Sequence[C]) -> list[tuple[C, bool]]:
@@ -206,14 +217,14 @@ def batch_processed(
     submissions: Sequence[Counting],
     changed: Sequence[tuple[Counting, bool]],
     catalog_path: Path | None = None,
-) -> None:
+) -> Moved:
     """The worker's second hook, once the batch's outcomes, flags and flattened rows are
     written: one contribution query per form version, one roll-up and one upsert for the
-    `changed` ones, and the submissions they edit in line after."""
-    if changed:
-        _add_contributions(session, changed, catalog_path)
+    `changed` ones, and the submissions they edit in line after. Returns where the sums
+    moved."""
+    moved = _add_contributions(session, changed, catalog_path) if changed else set()
     # An edit processed here no longer leaves the submission it edits counting.
-    refresh(session, [s.supersedes_id for s in submissions], catalog_path)
+    return moved | refresh(session, [s.supersedes_id for s in submissions], catalog_path).moved
 
 
 def cycle_of_row(data: Mapping[str, Any], received_at: dt.datetime) -> str:
@@ -261,8 +272,8 @@ def compute(
             continue
         if dialect == "postgresql":
             # The ids as one array parameter: the statement's text is then the same for every
-            # batch of a form version, so the driver prepares it and PostgreSQL stops planning
-            # it afresh each time (some 6 ms for the DMIP forms' long queries).
+            # batch of a form version, so the driver prepares it and PostgreSQL does not plan
+            # the DMIP forms' long queries afresh each time.
             where, params = "s.id = ANY(CAST(:ids AS bigint[]))", {"ids": ids}
         else:
             where, params = f"s.id IN ({', '.join(str(int(i)) for i in ids)})", {}

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from server.db import among, is_postgresql, utcnow
+from server.domain.partials import Partial
 from server.models import Aggregate, OrgUnit
-from workers.aggregate.partials import Partial
 
 Key = tuple[str, int, str]  # (indicator id, org unit id, cycle)
 

@@ -8,24 +8,24 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from server.api import handlers
+from server.api import indicators
 from server.auth.http import challenge_headers
-from server.problems import Problem, not_found
+from server.domain.problems import Problem, not_found
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-bp.add_url_rule("/indicators", "indicators", handlers.indicators)
-bp.add_url_rule("/indicators/<indicator_id>", "indicator", handlers.indicator)
-bp.add_url_rule("/values", "values", handlers.values)
-bp.add_url_rule("/values/<indicator_id>", "value", handlers.value)
+bp.add_url_rule("/indicators", "indicators", indicators.indicators)
+bp.add_url_rule("/indicators/<indicator_id>", "indicator", indicators.indicator)
+bp.add_url_rule("/values", "values", indicators.values)
+bp.add_url_rule("/values/<indicator_id>", "value", indicators.value)
 bp.add_url_rule(
-    "/values/<indicator_id>/submissions", "value_submissions", handlers.value_submissions
+    "/values/<indicator_id>/submissions", "value_submissions", indicators.value_submissions
 )
-bp.add_url_rule("/gaps", "gaps", handlers.gaps)
-bp.add_url_rule("/quality/flags", "quality_flags", handlers.quality_flags)
-bp.add_url_rule("/quality/completeness", "completeness", handlers.completeness)
+bp.add_url_rule("/gaps", "gaps", indicators.gaps)
+bp.add_url_rule("/quality/flags", "quality_flags", indicators.quality_flags)
+bp.add_url_rule("/quality/completeness", "completeness", indicators.completeness)
 
 
 # Every method, so that a write to a known resource reaches this blueprint's renderer (routing

@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 from flask import Request, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from server.domain.cycles import is_cycle
+from server.domain.problems import bad_request
 from server.models.org import OrgLevel
-from server.problems import bad_request
-from workers.aggregate.cycles import is_cycle
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

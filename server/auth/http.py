@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
+from server.app_state import db_session, state
 from server.auth import digest
 from server.auth.cache import CredentialCache, TtlCache
 from server.auth.principal import Principal, load_principal
 from server.auth.principal import principal_cache as new_principal_cache
+from server.domain.problems import Problem, unauthorized
 from server.models import User
-from server.problems import Problem, unauthorized
 from server.settings import Settings
 
 _CACHE_KEY = "dmip.auth.credential_cache"
@@ -45,8 +46,6 @@ def set_session_user_loader(app: Flask, loader: SessionUserLoader) -> None:
 
 
 def _settings() -> Settings:
-    from server.app import state
-
     return state().settings
 
 
@@ -81,8 +80,6 @@ def challenge_headers(stale: bool = False) -> list[tuple[str, str]]:
 
 
 def _load_user(username: str) -> User | None:
-    from server.app import db_session
-
     # Scopes (with their org units) come in the same query: the receiver checks them on
     # every submission that names a place, and a second round trip costs more than the join.
     return (
@@ -227,7 +224,6 @@ def require_principal(fresh: bool = False) -> Principal:
     (server/auth/principal.py). A cached snapshot that fails to verify is reloaded once, so a
     password changed a moment ago works at once; `fresh` skips the cache altogether.
     """
-    from server.app import db_session
 
     cache = principal_cache()
 

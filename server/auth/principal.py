@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth.cache import TtlCache
+from server.domain.roles import Role
+from server.domain.scope import Scope
 from server.models import FormAssignment, OrgUnit, User, UserScope
-from server.models.users import Role
 
 DEFAULT_TTL = 5.0
 
@@ -43,6 +44,10 @@ class Principal:
     scope_paths: tuple[str, ...]
     # The forms an enumerator is limited to, or None when no assignment limits them.
     assigned_form_ids: frozenset[int] | None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.of(self.role, self.scope_paths)
 
 
 def load_principal(session: Session, username: str) -> Principal | None:

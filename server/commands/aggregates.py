@@ -5,7 +5,7 @@ import time
 import click
 
 from server.cli_support import Context, pass_context
-from workers.aggregate.cycles import is_cycle
+from server.domain.cycles import is_cycle
 
 
 @click.group()
@@ -24,9 +24,9 @@ def rebuild(ctx: Context, cycle: str | None) -> None:
     Workers wait (they do not fail) while it runs; the receiver keeps accepting submissions.
     """
     from server.aggregation import catalog_source
-    from server.aggregation.rebuild import rebuild as run_rebuild
-    from server.catalog import CatalogError
     from server.db import Database
+    from server.domain.catalog import CatalogError
+    from server.services.aggregate_rebuild import rebuild as run_rebuild
 
     if cycle is not None and not is_cycle(cycle):
         raise click.BadParameter(

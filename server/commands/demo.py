@@ -39,8 +39,8 @@ def demo(ctx: Context, districts: int, seed: int, cycle: str | None) -> None:
     workers in production) processes them.
     """
     from server import migrate
-    from server.services.bootstrap import load_demo_data
-    from server.services.demo_data import DemoError, last_complete_cycle
+    from server.demo.dataset import DemoError, last_complete_cycle
+    from server.demo.load import load_demo_data
 
     settings = ctx.settings
     cycle = cycle or last_complete_cycle(dt.date.today())

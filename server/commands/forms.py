@@ -8,10 +8,10 @@ import click
 
 from server.cli_support import Context, pass_context
 from server.db import Database
-from server.services.blobs import BlobStore
-from server.services.bootstrap import publish_file, shipped_forms
+from server.domain.xform.xlsform import Issue
 from server.services.forms import PublishError
-from server.services.xlsform import Issue
+from server.services.shipped_forms import publish_file, shipped_forms
+from server.storage.blobs import BlobStore
 
 STATUS_TEXT = {"created": "created", "new_version": "new version", "unchanged": "unchanged"}
 

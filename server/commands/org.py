@@ -11,9 +11,9 @@ from server.cli_support import Context, pass_context
 from server.db import Database
 from server.models import OrgUnit
 from server.models.org import LEVEL_ORDER, OrgLevel
-from server.services.blobs import BlobStore
 from server.services.orgunit_media import label, refresh_orgunit_media
 from server.services.orgunits import OrgFileError, import_org_units, parse_org_csv
+from server.storage.blobs import BlobStore
 
 
 @click.group()

@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 
 from server.cli_support import Context, pass_context
-from workers.aggregate.cycles import is_cycle
+from server.domain.cycles import is_cycle
 
 
 def _cycle(value: str | None) -> str | None:

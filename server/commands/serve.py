@@ -13,7 +13,7 @@ import click
 from server.cli_support import Context, pass_context
 
 if TYPE_CHECKING:
-    from server.services.bootstrap import DemoLogin
+    from server.embedded.bootstrap import DemoLogin
 
 
 @click.command()
@@ -42,9 +42,10 @@ def serve(
     from waitress import create_server
 
     from server.app import create_app, prepare_for_requests
-    from server.embedded import WorkerSupervisor, worker_command, worker_environment
-    from server.services.bootstrap import bootstrap_embedded, load_demo_data
-    from server.services.demo_data import last_complete_cycle
+    from server.demo.dataset import last_complete_cycle
+    from server.demo.load import load_demo_data
+    from server.embedded.bootstrap import bootstrap_embedded
+    from server.embedded.supervisor import WorkerSupervisor, worker_command, worker_environment
 
     settings = ctx.settings
     click.echo(f"Data directory: {settings.data_dir}")

@@ -8,7 +8,7 @@ import click
 
 from server.cli_support import Context, pass_context
 from server.db import Database
-from server.models.users import Role
+from server.domain.roles import Role
 from server.services.users import UserError, create_user
 
 

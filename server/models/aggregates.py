@@ -10,7 +10,7 @@ from server.db import Base, ExactInt, utcnow
 
 class Aggregate(Base):
     """The mergeable partial sums of one indicator for one org unit and planning cycle
-    (workers/aggregate/partials.py gives their meaning).
+    (server/domain/partials.py gives their meaning).
 
     Every level of the hierarchy has its own row: a submission's contribution is added to its
     org unit and to each ancestor, so a district's value is the merge of its sub-counties' and

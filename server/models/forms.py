@@ -58,8 +58,8 @@ class FormVersion(Base):
     xform: Mapped[bytes] = mapped_column(LargeBinary)
     # md5 hex of the exact XForm bytes served; formList says "md5:" + this.
     md5: Mapped[str] = mapped_column(String(32))
-    # Field list derived from the XForm (server/xform/schema.py), so the receiver and the worker
-    # never re-parse the form to know its fields.
+    # Field list derived from the XForm (server/domain/xform/schema.py), so the receiver and
+    # the worker never re-parse the form to know its fields.
     schema: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     published_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, String
+from sqlalchemy import Boolean, ColumnElement, Enum, ForeignKey, Index, String, false, or_, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, intpk
+from server.domain.scope import Scope
 
 
 class OrgLevel(enum.StrEnum):
@@ -48,3 +51,17 @@ class OrgUnit(Base):
 
     def contains(self, other: OrgUnit) -> bool:
         return other.path.startswith(self.path)
+
+
+def under(path_column: Any, prefixes: Sequence[str]) -> ColumnElement[bool]:
+    """SQL: the path lies under one of these paths (LIKE wildcards in codes escaped)."""
+    if not prefixes:
+        return false()
+    return or_(*(path_column.startswith(p, autoescape=True) for p in prefixes))
+
+
+def in_scope(scope: Scope, path_column: Any = None) -> ColumnElement[bool]:
+    """SQL: `Scope.covers` for the rows of a query joined to org units (their path column)."""
+    if scope.everywhere:
+        return true()
+    return under(OrgUnit.path if path_column is None else path_column, scope.paths)

@@ -66,7 +66,7 @@ class DmipPlan(Base):
 class PlanSection(Base):
     """One section of a plan.
 
-    `generated` is the section as the data writes it (workers/drafting/document.py Section, as
+    `generated` is the section as the data writes it (server/domain/drafting/sections.py Section, as
     JSON), replaced at every regeneration. `edited_text`, when set, is a coordinator's text for
     the section's narrative and survives regenerations; `edit_base` is the generated narrative
     it was written against, so a later change of the data can be shown as what changed."""
@@ -173,6 +173,6 @@ class DocumentJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     # Moved when a worker claims the job and with each progress commit (at least every 30 s
-    # while it runs): a running job silent for long lost its worker (server/services/jobs.py).
+    # while it runs): a running job silent for long lost its worker (server/jobs.py).
     updated_at: Mapped[dt.datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")

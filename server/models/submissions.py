@@ -93,12 +93,10 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("form_id", "instance_id"),
         # What the worker and the sweeper look for: the waiting ones, oldest first; only rows
-        # inserted as `received` get an entry. Scanned for 'received', an index on
-        # (processing_status, enqueued_at) visited an entry for every submission processed
-        # since the last vacuum, so a claim cost more and more under a steady load: 0.9, 2.3
-        # and 4.3 ms after 13,000, 30,000 and 46,000 submissions, against 0.1-0.3 ms through
-        # this one (bench/ingest/claim.py). That index is gone (migration 0009): the failures,
-        # newest first, have their own below, and no other status is looked up by itself.
+        # inserted as `received` get an entry, so a claim stays as cheap however many
+        # submissions have been processed (an index on the status would hold an entry, until
+        # the next vacuum, for every row that left 'received'). The failures, newest first,
+        # have their own below, and no other status is looked up by itself.
         Index(
             "ix_submissions_waiting",
             "id",

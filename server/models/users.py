@@ -1,20 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, intpk, utcnow
+from server.domain.roles import Role
+from server.domain.scope import Scope
 from server.models.org import OrgUnit
-
-
-class Role(enum.StrEnum):
-    admin = "admin"
-    coordinator = "coordinator"
-    subcounty_staff = "subcounty_staff"
-    enumerator = "enumerator"
 
 
 class User(Base):
@@ -41,6 +35,11 @@ class User(Base):
     @property
     def scope_units(self) -> list[OrgUnit]:
         return [s.org_unit for s in self.scopes]
+
+    @property
+    def scope(self) -> Scope:
+        """Where this user works (server/domain/scope.py)."""
+        return Scope.of(self.role, (s.org_unit.path for s in self.scopes))
 
 
 class UserScope(Base):

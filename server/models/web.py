@@ -47,6 +47,6 @@ class ExportJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column()
     # Moved when a worker claims the job and with each progress commit (at least every 30 s
-    # while it runs): a running job silent for long lost its worker (server/services/jobs.py).
+    # while it runs): a running job silent for long lost its worker (server/jobs.py).
     updated_at: Mapped[dt.datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")

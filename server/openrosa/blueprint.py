@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, request
 from werkzeug.exceptions import HTTPException
 
+from server.domain.problems import Problem
 from server.openrosa import forms, submission
 from server.openrosa.responses import (
     DATABASE_UNAVAILABLE,
@@ -14,7 +17,6 @@ from server.openrosa.responses import (
     render_problem,
     render_unexpected,
 )
-from server.problems import Problem
 
 bp = Blueprint("openrosa", __name__)
 
@@ -30,3 +32,22 @@ for _unavailable in DATABASE_UNAVAILABLE:
     bp.register_error_handler(_unavailable, render_database_unavailable)
 bp.register_error_handler(Exception, render_unexpected)
 bp.after_request(add_protocol_headers)
+
+
+def openrosa_request(app: Flask) -> Callable[[], bool]:
+    """A test of whether the current request is for an OpenRosa URL, routed or not (the fixed
+    start of every OpenRosa URL: /formList, /forms/, /submission)."""
+    prefixes = tuple(
+        sorted(
+            {
+                rule.rule.split("<", 1)[0]
+                for rule in app.url_map.iter_rules()
+                if rule.endpoint.startswith("openrosa.")
+            }
+        )
+    )
+
+    def is_openrosa() -> bool:
+        return request.blueprint == "openrosa" or request.path.startswith(prefixes)
+
+    return is_openrosa

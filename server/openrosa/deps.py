@@ -1,8 +1,8 @@
 """Per-app objects the OpenRosa handlers share: the blob store and the caches.
 
-They live together in one `Receiver`, found once per request: each look-up through Flask's
-`current_app` proxy costs a context-variable read and a few calls (about 1.5 us), and the
-receiver used to make one per object, eight per submission.
+They live together in one `Receiver`, found once per request rather than once per object:
+each look-up through Flask's `current_app` proxy costs a context-variable read and a few
+calls, on the receiver's hot path.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from typing import Any
 
 from flask import current_app
 
-from server.app import EXTENSION, AppState
+from server.app_state import EXTENSION, AppState
 from server.auth.cache import TtlCache
 from server.group_commit import GroupCommit
 from server.openrosa.form_cache import FormCache
 from server.openrosa.wakeups import WakeUps
-from server.services.blobs import BlobStore
+from server.services.ingest_insert import insert_new_rows_held
+from server.storage.blobs import BlobStore
+from server.task_queue import PROCESS_SUBMISSION
 
 _RECEIVER = "dmip.openrosa.receiver"
 # Org units change a few times a year (a new sub-county); a unit re-parented is seen by every
@@ -61,9 +63,6 @@ def receiver() -> Receiver:
 
 
 def _new_receiver(app_state: AppState) -> Receiver:
-    from server.services.ingest_insert import insert_new_rows_held
-    from server.task_queue import PROCESS_SUBMISSION
-
     inserts = None
     if not app_state.settings.is_sqlite:
         # The database is looked up at each write: tests swap the app's database.

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from server.domain.xform.schema import location_fields
 from server.models import Form, FormVersion
 from server.models.forms import VersionState
-from server.xform.schema import location_fields
 
 DEFAULT_TTL = 5.0
 
@@ -28,7 +28,7 @@ DEFAULT_TTL = 5.0
 class FormTarget:
     """A form and, when it exists, the version a submission named."""
 
-    id: int  # Form.id; `id` and `roles` make this usable with server.auth.access.can_fill
+    id: int  # Form.id; `id` and `roles` make this usable with server.auth.form_access.can_fill
     xml_form_id: str
     roles: list[str]
     version_id: int | None

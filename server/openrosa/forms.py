@@ -6,15 +6,15 @@ from flask import Response, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from server.app import db_session
-from server.auth import can_fill, require_user
-from server.auth.access import fillable
+from server.app_state import db_session
+from server.auth.form_access import can_fill, fillable
+from server.auth.http import require_user
+from server.domain.problems import forbidden, not_found
 from server.models import Form, FormVersion, MediaFile
 from server.models.forms import VersionState
-from server.openrosa import documents
+from server.openrosa import xml_documents
 from server.openrosa.deps import blob_store
 from server.openrosa.responses import XML_MIMETYPE, xml_response
-from server.problems import forbidden, not_found
 
 # A version string may be empty, which cannot be a URL path segment; this stands in for it.
 EMPTY_VERSION = "___"
@@ -44,7 +44,7 @@ def form_list() -> Response:
         query = query.where(Form.xml_form_id == form_id)
     forms = fillable(user, session.scalars(query).all(), session)
     if not forms:
-        return xml_response(documents.form_list([]))
+        return xml_response(xml_documents.form_list([]))
 
     columns = select(
         FormVersion.id,
@@ -74,7 +74,7 @@ def form_list() -> Response:
         xml_form_id = xml_ids[version.form_id]
         at = {"xml_form_id": xml_form_id, "version": url_version(version.version)}
         entries.append(
-            documents.FormListEntry(
+            xml_documents.FormListEntry(
                 form_id=xml_form_id,
                 name=version.title,
                 version=version.version,
@@ -88,7 +88,7 @@ def form_list() -> Response:
                 description=version.title if verbose else None,
             )
         )
-    return xml_response(documents.form_list(entries))
+    return xml_response(xml_documents.form_list(entries))
 
 
 def _fillable_version(xml_form_id: str, version: str) -> FormVersion:
@@ -124,14 +124,14 @@ def manifest(xml_form_id: str, version: str) -> Response:
     form_version = _fillable_version(xml_form_id, version)
     at = {"xml_form_id": xml_form_id, "version": url_version(form_version.version)}
     entries = [
-        documents.ManifestEntry(
+        xml_documents.ManifestEntry(
             filename=media.filename,
             md5=media.md5,
             download_url=url_for("openrosa.media", filename=media.filename, _external=True, **at),
         )
         for media in form_version.media
     ]
-    return xml_response(documents.manifest(entries))
+    return xml_response(xml_documents.manifest(entries))
 
 
 def media(xml_form_id: str, version: str, filename: str) -> Response:

@@ -10,9 +10,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
-from server.auth import challenge_headers
-from server.openrosa.documents import openrosa_response
-from server.problems import Problem
+from server.app_state import state
+from server.auth.http import challenge_headers
+from server.domain.problems import Problem
+from server.openrosa.xml_documents import openrosa_response
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ def add_protocol_headers(response: Response) -> Response:
     API requires it of successful responses and recommends it for errors)."""
     response.headers["X-OpenRosa-Version"] = "1.0"
     if request.endpoint == "openrosa.submission":
-        from server.app import state
-
         response.headers["X-OpenRosa-Accept-Content-Length"] = str(
             state().settings.max_submission_bytes
         )
@@ -67,8 +66,6 @@ _HTTP_MESSAGES = {
 def render_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status == 413:
-        from server.app import state
-
         limit = state().settings.max_submission_bytes
         message = (
             f"The submission is larger than the server accepts ({limit} bytes). "

@@ -2,8 +2,8 @@
 directory.
 
 The parser is the `multipart` package's push parser. It does a fraction of the work of
-werkzeug's form parser (about 6 against 43 us for a submission's one XML part, and every
-request of the receiver reads one), and it leaves the storage of each part to us: a part
+werkzeug's form parser (every request of the receiver reads a submission's XML part), and it
+leaves the storage of each part to us: a part
 bigger than fits in memory goes to an unnamed file beside the blob store, so a 100 MB photo or
 video does not grow a web process by 100 MB and storing it stays on one filesystem.
 
@@ -24,7 +24,7 @@ from typing import IO
 from flask import Request
 from multipart import MultipartError, MultipartSegment, PushMultipartParser
 
-from server.problems import Problem, bad_request
+from server.domain.problems import Problem, bad_request
 
 # A body no bigger than this keeps its file parts in memory (werkzeug's threshold too).
 IN_MEMORY_LIMIT = 500 * 1024

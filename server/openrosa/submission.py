@@ -15,19 +15,25 @@ from dataclasses import dataclass
 from flask import Request, Response, request
 from sqlalchemy import select
 
-from server.app import db_session, open_db_session
-from server.auth import require_user
-from server.auth.access import principal_can_fill, principal_in_scope
-from server.auth.http import principal_cache, require_principal
+from server.app_state import db_session, open_db_session
+from server.auth.form_access import principal_can_fill
+from server.auth.http import principal_cache, require_principal, require_user
 from server.auth.principal import Principal
+from server.domain.problems import Problem, bad_request, forbidden, not_found
+from server.domain.xform.safe_xml import XmlError, parse
+from server.domain.xform.submission_meta import (
+    MetaError,
+    SubmissionMeta,
+    deepest_location,
+    read_meta,
+)
 from server.models import OrgUnit
 from server.models.forms import VersionState
 from server.openrosa.deps import Place, Receiver, receiver
-from server.openrosa.documents import openrosa_response
 from server.openrosa.form_cache import FormTarget
 from server.openrosa.responses import xml_response
 from server.openrosa.spool import FilePart, Multipart, parse_multipart
-from server.problems import Problem, bad_request, forbidden, not_found
+from server.openrosa.xml_documents import openrosa_response
 from server.services.ingest import (
     IncomingAttachment,
     IncomingSubmission,
@@ -35,8 +41,6 @@ from server.services.ingest import (
     StaleSubmitter,
     ingest_submission,
 )
-from server.xform.safe_xml import XmlError, parse
-from server.xform.submission_meta import MetaError, SubmissionMeta, deepest_location, read_meta
 
 XML_PART = "xml_submission_file"
 INCOMPLETE_PART = "*isIncomplete*"
@@ -171,7 +175,7 @@ def _accept(
         _level, code = location
         place = _place(rx, code)
         if place is not None:
-            if not principal_in_scope(principal, place.path):
+            if not principal.scope.covers(place.path):
                 raise forbidden(
                     "submission.out_of_scope",
                     f"You may not send submissions for {place.name} ({code}); it is outside "

@@ -1,15 +1,14 @@
 """Waking the worker for committed submissions from a background thread, off the request.
 
-Publishing a task is a round trip to the broker and a few hundred microseconds of kombu; done
-inline it held every 201 back by that much. The receiver now only hands the id to this queue
-and answers; one thread per web process publishes what has gathered as one task per `chunk`
+Publishing a task is a round trip to the broker and a stretch of kombu's work; done inline it
+would hold every 201 back by that much. The receiver only hands the id to this queue and
+answers; one thread per web process publishes what has gathered as one task per `chunk`
 ids (the worker processes a task's ids in one batch). The thread paces itself: at most one
 publish per `interval` seconds, unless a full chunk is waiting. At a trickle that means each id
 goes at once; under load, the ids of everything received during the interval go together,
-a publish per many submissions rather than per submission (each costs about half a
-millisecond of the web process's CPU in Celery and kombu). Only the first id of a quiet queue
-and a full chunk wake the thread: waking it for every id cost the request threads more than
-the publishes did.
+a publish per many submissions rather than per submission (each costs the web process CPU
+in Celery and kombu). Only the first id of a quiet queue and a full chunk wake the thread:
+waking it for every id would cost the request threads more than the publishes do.
 
 Under a sustained load the pace stretches: after a wake-up that carried ids at `BUSY_RATE` a
 second or more, the next interval is twice as long, up to `max_interval`, and a task may carry
@@ -17,7 +16,7 @@ as many more ids (`chunk` per `interval` gathered); after one that carried fewer
 that, it is back to `interval` and `chunk`. The worker pays the fixed part of a batch (the
 claim, the aggregates' roll-up and upsert, the commit) per task, so in a burst of a thousand
 submissions a second on two cores, fewer and larger batches leave the web processes more of
-the cores (BENCHMARKS.md). At the rates a district's field teams reach (about a hundred a
+the cores. At the rates a district's field teams reach (about a hundred a
 second in all) the pace never stretches.
 
 Nothing durable depends on it: the row is committed before the id gets here, and the sweeper

@@ -1,6 +1,6 @@
 """Drafted sections as stored JSON, and back.
 
-A PlanSection keeps the drafted `Section` (workers/drafting/document.py) as JSON, and its
+A PlanSection keeps the drafted `Section` (server/domain/drafting/sections.py) as JSON, and its
 narrative as plain text, which is what a coordinator edits. For reading and export, `with_text`
 puts an edited narrative in place of the generated paragraphs and keeps the tables and charts,
 which always follow the data.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.drafting.document import (
+from server.domain.drafting.sections import (
     Block,
     Cell,
     Chart,

@@ -1,5 +1,5 @@
-"""DOCX and PDF documents of a district's DMIP and of the cross-district synthesis, and the
-document jobs the worker runs with their progress.
+"""DOCX and PDF documents of a district's DMIP and of the cross-district synthesis (the worker
+runs them as jobs with their progress: workers/document_jobs.py).
 
 A plan's document shows what a reader of the web app sees: each section's tables and charts as
 the data draws them and its narrative as the coordinator left it. A plan that is stale (new data
@@ -8,26 +8,21 @@ since its last drawing) is redrawn first, so a document never lags behind the da
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.db import Database, utcnow
-from server.export.docx import render_docx
-from server.export.pdf import render_pdf
-from server.models import DmipPlan, DocumentJob, OrgUnit, PlanState
+from server.db import utcnow
+from server.domain.drafting import analyse
+from server.domain.drafting.sections import Section
+from server.domain.drafting.synthesis import synthesis
+from server.exports.docx import render_docx
+from server.exports.pdf import render_pdf
+from server.models import DmipPlan, OrgUnit, PlanState
 from server.plans import content
-from server.plans.facts import district_facts
+from server.plans.read_facts import district_facts
 from server.plans.regenerate import load, regenerate
-from server.services import jobs
-from workers.drafting import analyse
-from workers.drafting.document import Section
-from workers.drafting.synthesis import synthesis
-
-log = logging.getLogger(__name__)
 
 FORMATS = ("docx", "pdf")
 Progress = Callable[[float], None]
@@ -100,37 +95,6 @@ def synthesis_document(
     title = "District Management Improvement Plans: cross-district synthesis"
     subtitle = f"Planning cycle {cycle}, {len(districts)} districts"
     return _render(fmt, title, subtitle, sections, rendering)
-
-
-def run_job(db: Database, job_id: int, out_dir: Path) -> DocumentJob | None:
-    """Run one document job (the worker task): progress is committed as it goes, so a
-    browser polling the job sees it move; a failure is recorded with its reason. A job
-    running elsewhere, done or failed is left alone (server/services/jobs.py)."""
-    if not jobs.claim(db, DocumentJob, job_id):
-        with db.session() as session:
-            return session.get(DocumentJob, job_id)
-    progress = jobs.Progress(db, DocumentJob, job_id, step=0.05)
-    try:
-        with db.session() as session:
-            job = session.get(DocumentJob, job_id)
-            assert job is not None
-            if job.plan_id is not None:
-                plan = session.get(DmipPlan, job.plan_id)
-                assert plan is not None
-                data = plan_document(session, plan, job.format, progress)
-                name = f"dmip-{plan.id}-{job.id}.{job.format}"
-            else:
-                data = synthesis_document(session, job.cycle, job.format, progress)
-                name = f"synthesis-{job.cycle.replace('/', '-')}-{job.id}.{job.format}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / name
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-        return jobs.finish(db, DocumentJob, job_id, str(path))  # type: ignore[return-value]
-    except Exception as exc:
-        log.exception("document job %s failed", job_id)
-        return jobs.fail(db, DocumentJob, job_id, str(exc))  # type: ignore[return-value]
 
 
 def plan_for(session: Session, district_code: str, cycle: str | None) -> DmipPlan:

@@ -15,6 +15,7 @@ user when something is not allowed; the caller commits. No Flask here.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
+from server.domain.roles import Role
 from server.models import OrgUnit, User
 from server.models.plans import (
     DmipPlan,
@@ -32,7 +34,6 @@ from server.models.plans import (
     PlanState,
     PlanVersion,
 )
-from server.models.users import Role
 
 # (from, to) -> the verb shown to users and written in the history.
 TRANSITIONS: dict[tuple[PlanState, PlanState], str] = {
@@ -65,9 +66,9 @@ def can_read(user: User, district: OrgUnit) -> bool:
     if user.role == Role.admin:
         return True
     if user.role == Role.coordinator:
-        return any(district.path.startswith(u.path) for u in user.scope_units)
+        return user.scope.covers(district.path)
     if user.role == Role.subcounty_staff:
-        return any(u.path.startswith(district.path) for u in user.scope_units)
+        return user.scope.reaches(district.path)
     return False
 
 
@@ -75,9 +76,7 @@ def can_act(user: User, district: OrgUnit) -> bool:
     """Edit, comment, change state: admins, and coordinators of the district."""
     if user.role == Role.admin:
         return True
-    return user.role == Role.coordinator and any(
-        district.path.startswith(u.path) for u in user.scope_units
-    )
+    return user.role == Role.coordinator and user.scope.covers(district.path)
 
 
 def _require_act(session: Session, user: User, plan: DmipPlan) -> None:
@@ -332,8 +331,6 @@ def diff_lines(before: str | None, after: str) -> list[tuple[str, str]]:
 
 
 def _sentences(text: str) -> list[str]:
-    import re
-
     return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text.strip()) if s]
 
 

@@ -1,4 +1,4 @@
-"""The database reads around the data-quality screens (server/quality/checks.py): one area
+"""The database reads around the data-quality screens (server/domain/quality/checks.py): one area
 (an org unit and everything under it) and one cycle at a time.
 
 Outliers compare a sub-county with the other sub-counties of its district and a district with
@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session, aliased
 from server.aggregation import catalog_source, reading
 from server.aggregation.catalog_source import LoadedCatalog
 from server.aggregation.store import eligible_condition
-from server.catalog import Indicator
+from server.domain.catalog import Indicator
+from server.domain.gaps import value_of
+from server.domain.quality import checks
+from server.domain.quality.expectations import Expectation, Expectations
 from server.models import Form, OrgUnit, Submission, SubmissionRow
-from server.models.org import OrgLevel
+from server.models.org import OrgLevel, under
 from server.models.submissions import ProcessingStatus
-from server.quality import checks
-from server.quality.config import Expectation, Expectations
-from server.quality.gaps import value_of
 
 # How many submissions an outlier flag names at most: a district's value may rest on
 # thousands of school visits; the value's own endpoint pages through all of them.
@@ -65,7 +65,7 @@ def quality_report(
 
 def units_under(session: Session, area: reading.Unit) -> list[reading.Unit]:
     rows = session.scalars(
-        select(OrgUnit).where(reading.under(OrgUnit.path, [area.path])).order_by(OrgUnit.id)
+        select(OrgUnit).where(under(OrgUnit.path, [area.path])).order_by(OrgUnit.id)
     )
     return [reading.unit_of(u) for u in rows]
 
@@ -116,7 +116,7 @@ def _located(
         .where(
             Submission.form_id == form_pk,
             condition,
-            reading.under(OrgUnit.path, [area.path]),
+            under(OrgUnit.path, [area.path]),
         )
     )
     if cycle is not None:
@@ -158,7 +158,7 @@ def profile_counts(
             Form.xml_form_id == profile_form,
             Submission.cycle == cycle,
             eligible_condition(Submission),
-            reading.under(OrgUnit.path, [area.path]),
+            under(OrgUnit.path, [area.path]),
             OrgUnit.level == OrgLevel.district,
         )
     )
@@ -189,7 +189,7 @@ def received_rows(session: Session, area: reading.Unit, cycle: str) -> list[chec
             eligible_condition(Submission),
             Submission.cycle == cycle,
             Submission.demo.is_(False),
-            reading.under(OrgUnit.path, [area.path]),
+            under(OrgUnit.path, [area.path]),
         )
         .order_by(Submission.id)
     ).all()
@@ -234,7 +234,7 @@ def outlier_flags(
         select(OrgUnit).where(
             or_(
                 OrgUnit.level == OrgLevel.district,
-                (OrgUnit.level == OrgLevel.subcounty) & reading.under(OrgUnit.path, district_paths),
+                (OrgUnit.level == OrgLevel.subcounty) & under(OrgUnit.path, district_paths),
             )
         )
     ).all()
@@ -273,7 +273,7 @@ def _districts_around(session: Session, area: reading.Unit) -> list[str]:
     rows = session.scalars(
         select(OrgUnit.path).where(
             OrgUnit.level == OrgLevel.district,
-            or_(OrgUnit.path.in_(ancestors), reading.under(OrgUnit.path, [area.path])),
+            or_(OrgUnit.path.in_(ancestors), under(OrgUnit.path, [area.path])),
         )
     )
     return list(rows)
@@ -325,7 +325,7 @@ def failed_rows(session: Session, area: reading.Unit, cycle: str) -> list[checks
         )
         .join(Form, Form.id == Submission.form_id)
         .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
-        .where(_failed_condition(cycle), reading.under(OrgUnit.path, [area.path]))
+        .where(_failed_condition(cycle), under(OrgUnit.path, [area.path]))
         .order_by(Submission.id)
     )
     return [checks.FailedRow(int(i), u, str(f), c, r) for i, u, f, c, r in rows]

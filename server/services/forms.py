@@ -1,4 +1,4 @@
-"""Publishing compiled XLSForms (server/services/xlsform.py) as immutable form versions.
+"""Publishing compiled XLSForms (server/domain/xform/xlsform.py) as immutable form versions.
 
 `publish_xlsform` applies the versioning rules:
 
@@ -30,9 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import dialect_insert, utcnow
+from server.domain.xform.xlsform import CompileResult, Issue, compile_xlsform
 from server.models import AuditEvent, Form, FormVersion, MediaFile, User
 from server.models.forms import VersionState
-from server.services.blobs import BlobStore
 from server.services.orgunit_media import (
     CSV_TYPE,
     ORGUNIT_KIND,
@@ -40,7 +40,7 @@ from server.services.orgunit_media import (
     is_orgunit_file,
     refresh_orgunit_media,
 )
-from server.services.xlsform import CompileResult, Issue, compile_xlsform
+from server.storage.blobs import BlobStore
 
 # Content types Collect cares about that mimetypes may not know on a minimal system.
 CONTENT_TYPES = {

@@ -8,6 +8,17 @@ The database is the guard against duplicates: (form_id, instance_id) is unique. 
 racing with the same instance both try to insert, one wins, the other gets an IntegrityError,
 rolls back and re-runs as a resend of the winner's row. Blobs are content addressed, so a blob
 written for a transaction that then fails is harmless: the next identical upload reuses it.
+
+A submission row is written in one of three ways, each for a reason:
+
+- a new instance without attachments on PostgreSQL, which is nearly every request under load:
+  server/services/ingest_insert.py, one prepared statement (for many concurrent requests at
+  once), committed by itself with the submitter check inside it, because SQLAlchemy's
+  execution would cost the receiver as much CPU as the insert;
+- the same on SQLite: `_checked_insert`, the same statement built by SQLAlchemy, in autocommit;
+- anything else (attachments, a resend, an edit, a row the single statement did not take), in
+  one transaction: `_insert_unless_exists` for a new instance, and an ORM row for an edit, which
+  also marks the version it replaces and carries its attachments forward.
 """
 
 from __future__ import annotations
@@ -25,13 +36,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.db import dialect_insert, utcnow
+from server.domain.problems import conflict, not_found
+from server.domain.xform.submission_meta import SubmissionMeta
 from server.group_commit import GroupCommit
 from server.models import Attachment, Submission, User
 from server.models.submissions import ProcessingStatus, ReviewState
-from server.problems import conflict, not_found
-from server.services.blobs import BlobStore
 from server.services.ingest_insert import insert_new_rows
-from server.xform.submission_meta import SubmissionMeta
+from server.storage.blobs import BlobStore
 
 # Each retry follows a lost insert race; a third loss in a row means something else is wrong.
 _MAX_ATTEMPTS = 3

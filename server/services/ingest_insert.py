@@ -94,8 +94,8 @@ def _insert_on(pooled: PoolProxiedConnection, rows: list[dict[str, Any]]) -> lis
 
 def _cursor(pooled: PoolProxiedConnection) -> psycopg.RawCursor[Any]:
     """The connection's cursor for this statement, made once per connection: a new cursor sets
-    up its adapters afresh (a type look-up for every parameter and returned column), about a
-    sixth of the statement's CPU in this process. The pool clears `info` when it replaces the
+    up its adapters afresh (a type look-up for every parameter and returned column), a good
+    part of the statement's cost in this process. The pool clears `info` when it replaces the
     connection; the check on `connection` is for anything else that might."""
     driver = pooled.driver_connection
     cursor = pooled.info.get(_CURSOR)

@@ -21,7 +21,7 @@ from server.db import utcnow
 from server.models import FormVersion, MediaFile, OrgUnit
 from server.models.forms import VersionState
 from server.models.org import OrgLevel
-from server.services.blobs import BlobStore
+from server.storage.blobs import BlobStore
 
 # filename -> (level listed, ancestor levels given as columns)
 ORGUNIT_FILES: dict[str, tuple[OrgLevel, tuple[OrgLevel, ...]]] = {

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from server.aggregation import store as aggregation_store
 from server.db import utcnow
+from server.domain.roles import Role
 from server.models import Submission, SubmissionReview, User
 from server.models.submissions import ReviewState
-from server.models.users import Role
+from server.plans import staleness
 
 REVIEWER_ROLES = frozenset({Role.admin, Role.coordinator})
 # "received" is where every submission starts; a reviewer cannot send one back there.
@@ -120,7 +121,7 @@ def set_review_state(
         sub.review_state = state
         sub.updated_at = now
     session.flush()
-    aggregation_store.refresh(session, [s.id for s in submissions])
+    _recount(session, submissions)
     return reviews
 
 
@@ -137,8 +138,14 @@ def soft_delete(
             sub.deleted_at = now
             sub.updated_at = now
     session.flush()
-    aggregation_store.refresh(session, [s.id for s in submissions])
+    _recount(session, submissions)
     return submissions
+
+
+def _recount(session: Session, submissions: Sequence[Submission]) -> None:
+    """Add or retract what the review changed, and mark the plans it moves stale."""
+    moved = aggregation_store.refresh(session, [s.id for s in submissions]).moved
+    staleness.mark_stale(session, moved)
 
 
 def history(session: Session, submission_id: int) -> list[SubmissionReview]:

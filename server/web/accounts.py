@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.domain.roles import Role
 from server.models import AuditEvent, OrgUnit, User, UserScope
-from server.models.users import Role
 from server.services.users import UserError
 
 

@@ -9,14 +9,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from server.app import db_session, state
+from server.app_state import db_session, state
+from server.domain.roles import Role
 from server.models import OrgUnit, User
 from server.models.org import LEVEL_ORDER, OrgLevel
-from server.models.users import Role
-from server.services.blobs import BlobStore
 from server.services.orgunit_media import refresh_orgunit_media
 from server.services.orgunits import OrgFileError, import_org_units, parse_org_csv
 from server.services.users import UserError, create_user, set_password
+from server.storage.blobs import BlobStore
 from server.web import accounts, collect_qr
 from server.web.permissions import require_user, roles_required
 

@@ -3,7 +3,7 @@
 processing failures with their reasons, and data-quality flags counted by kind.
 
 The reads reuse the quality screens (server/quality/report.py) and the API's scope rule
-(server/api/access.py); the page (server/web/home.py) only renders what this returns.
+(server/api/readers.py); the page (server/web/home.py) only renders what this returns.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.aggregation import reading
 from server.aggregation.catalog_source import LoadedCatalog
-from server.api.access import scope_units
+from server.domain.cycles import financial_year
+from server.domain.quality import checks
+from server.domain.quality.expectations import Expectations
+from server.domain.scope import Scope
 from server.models import Form, OrgUnit, Submission
-from server.models.org import OrgLevel
+from server.models.org import OrgLevel, in_scope
 from server.models.submissions import ProcessingStatus
-from server.quality import checks
-from server.quality.config import Expectations
 from server.quality.report import completeness_rows, quality_report
-from workers.aggregate.cycles import financial_year
 
 WEEKS = 12
 FAILURES = 10
@@ -84,20 +84,12 @@ class Failure:
     reason: str
 
 
-def areas(session: Session, paths: list[str] | None) -> list[reading.Unit]:
-    return scope_units(session, paths)
-
-
-def _in(paths: list[str] | None) -> ColumnElement[bool]:
-    return true() if paths is None else reading.under(OrgUnit.path, paths)
-
-
-def cycles(session: Session, paths: list[str] | None) -> list[str]:
+def cycles(session: Session, scope: Scope) -> list[str]:
     """The cycles with submissions in the areas, latest first."""
     query = (
         select(Submission.cycle)
         .join(OrgUnit, OrgUnit.id == Submission.org_unit_id)
-        .where(Submission.cycle.is_not(None), _in(paths))
+        .where(Submission.cycle.is_not(None), in_scope(scope))
         .distinct()
     )
     return sorted((str(c) for c in session.scalars(query)), reverse=True)
@@ -108,7 +100,7 @@ def default_cycle(found: Sequence[str], today: dt.date) -> str:
 
 
 def submissions_per_week(
-    session: Session, paths: list[str] | None, today: dt.date, weeks: int = WEEKS
+    session: Session, scope: Scope, today: dt.date, weeks: int = WEEKS
 ) -> list[tuple[dt.date, int]]:
     """(Monday, submissions received that week) for the last `weeks` weeks, oldest first;
     edits count once (only the current version), deleted ones not at all."""
@@ -122,7 +114,7 @@ def submissions_per_week(
             Submission.received_at >= dt.datetime.combine(first, dt.time(), dt.UTC),
             Submission.current.is_(True),
             Submission.deleted_at.is_(None),
-            _in(paths),
+            in_scope(scope),
         )
         .group_by(day)
     )
@@ -186,9 +178,7 @@ def coverage(
     return sorted(out, key=lambda c: c.district.unit.name)
 
 
-def recent_failures(
-    session: Session, paths: list[str] | None, limit: int = FAILURES
-) -> list[Failure]:
+def recent_failures(session: Session, scope: Scope, limit: int = FAILURES) -> list[Failure]:
     """The latest submissions the worker could not process, newest first, with the reason.
     Failures whose submission was never placed in an org unit are an admin's to see."""
     query = (
@@ -202,8 +192,7 @@ def recent_failures(
         .order_by(Submission.received_at.desc(), Submission.id.desc())
         .limit(limit)
     )
-    if paths is not None:
-        query = query.where(reading.under(OrgUnit.path, paths))
+    query = query.where(in_scope(scope))
     return [
         Failure(
             sub.id,

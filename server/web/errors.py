@@ -1,12 +1,13 @@
-"""Error pages in plain words for the web app; OpenRosa routes keep their own error bodies."""
+"""Error pages in plain words for the web app (server/app.py sends OpenRosa and API requests' errors
+to their own renderers)."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -29,60 +30,42 @@ CSRF_MESSAGE = (
 )
 
 
-def _openrosa_prefixes(app: Flask) -> tuple[str, ...]:
-    """The fixed start of every OpenRosa URL (/formList, /forms/, /submission)."""
-    prefixes = {
-        rule.rule.split("<", 1)[0]
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("openrosa.")
-    }
-    return tuple(sorted(prefixes))
-
-
 def render_error(status: int, message: str | None = None) -> tuple[str, int]:
     title, default = MESSAGES.get(status, SERVER_ERROR)
     return render_template("error.html", title=title, message=message or default), status
 
 
-def register(app: Flask) -> None:
-    prefixes = _openrosa_prefixes(app)
+def message_for(status: int) -> str:
+    """The plain-words message for a status (the server error's for an unknown one)."""
+    return MESSAGES.get(status, SERVER_ERROR)[1]
 
-    def is_openrosa() -> bool:
-        return request.blueprint == "openrosa" or request.path.startswith(prefixes)
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
-        status = exc.code or 500
-        if is_openrosa():
-            from server.openrosa.responses import render_http_exception
+def http_error_page(exc: HTTPException) -> Response | tuple[str, int]:
+    """The HTML page for an HTTP error raised on a web page (or on no route at all)."""
+    status = exc.code or 500
+    if status >= 500:
+        return server_error_page(exc)
+    message = CSRF_MESSAGE if isinstance(exc, CSRFError) else None
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if limit:
+            message = f"{MESSAGES[413][1]} The limit is {limit // (1024 * 1024)} MB."
+    body, code = render_error(status, message)
+    response = current_app.make_response((body, code))
+    if exc.response is None:
+        for name, value in exc.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+    return response
 
-            return render_http_exception(exc)
-        if request.path.startswith("/api/"):
-            return jsonify(error=MESSAGES.get(status, SERVER_ERROR)[1]), status
-        if status >= 500:
-            return server_error(exc)
-        message = CSRF_MESSAGE if isinstance(exc, CSRFError) else None
-        if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            if limit:
-                message = f"{MESSAGES[413][1]} The limit is {limit // (1024 * 1024)} MB."
-        body, code = render_error(status, message)
-        response = app.make_response((body, code))
-        if exc.response is None:
-            for name, value in exc.get_headers():
-                if name.lower() not in ("content-type", "content-length"):
-                    response.headers[name] = value
-        return response
 
-    @app.errorhandler(InternalServerError)
-    def server_error(exc: HTTPException) -> Response | tuple[str, int]:
-        original = getattr(exc, "original_exception", None)
-        if is_openrosa():
-            from server.openrosa.responses import render_unexpected
+def log_unexpected(exc: HTTPException) -> None:
+    """Logs the exception a 500 stands for, with its traceback."""
+    original = getattr(exc, "original_exception", None)
+    if original is not None:
+        log.error("unexpected error on %s", request.path, exc_info=original)
 
-            return render_unexpected(original or exc)
-        if original is not None:
-            log.error("unexpected error on %s", request.path, exc_info=original)
-        if request.path.startswith("/api/"):
-            return jsonify(error=SERVER_ERROR[1]), 500
-        return render_template("error.html", title=SERVER_ERROR[0], message=SERVER_ERROR[1]), 500
+
+def server_error_page(exc: HTTPException) -> tuple[str, int]:
+    log_unexpected(exc)
+    return render_template("error.html", title=SERVER_ERROR[0], message=SERVER_ERROR[1]), 500

@@ -13,11 +13,11 @@ from pathlib import Path
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response
 
-from server.app import db_session, state
+from server.app_state import db_session, state
+from server.domain.roles import Role
+from server.exports import submissions as submission_export
 from server.models import ExportJob, Form
-from server.models.users import Role
-from server.services import exports
-from server.services.blobs import BlobStore
+from server.storage.blobs import BlobStore
 from server.web.indicators import refuse
 from server.web.permissions import require_user, roles_required
 from server.web.submissions import form_or_404, user_filter
@@ -46,7 +46,7 @@ def job_or_404(job_id: int) -> ExportJob:
 def start(form_id: int) -> Response:
     form = form_or_404(form_id)
     fmt = request.form.get("format", "")
-    if fmt not in exports.FORMATS:
+    if fmt not in submission_export.FORMATS:
         refuse(400, f"Choose CSV or XLSX; {fmt!r} is not an export format.")
     filters = user_filter(form.id, request.form)
     with_attachments = request.form.get("with_attachments") == "1"
@@ -59,15 +59,20 @@ def start(form_id: int) -> Response:
         filters=filters.to_json(),
     )
     session.add(job)
-    small = not with_attachments and exports.count(session, filters) <= exports.INLINE_LIMIT
+    small = (
+        not with_attachments
+        and submission_export.count(session, filters) <= submission_export.INLINE_LIMIT
+    )
     session.commit()
     settings = state().settings
     if small:
-        exports.run_job(state().db, job.id, exports_dir(), BlobStore(settings.attachments_dir))
+        submission_export.run_job(
+            state().db, job.id, exports_dir(), BlobStore(settings.attachments_dir)
+        )
     else:
         # Sent after the commit: the worker must find the row. If the broker is away the job
         # stays queued and the page says so.
-        state().tasks.send(exports.EXPORT_TASK, job.id)
+        state().tasks.send(submission_export.EXPORT_TASK, job.id)
     return redirect(url_for(".job", job_id=job.id))
 
 
@@ -105,7 +110,9 @@ def download(job_id: int) -> Response:
         refuse(409, "This export is not ready yet; its page shows its progress.")
     form = db_session().get(Form, found.form_id)
     assert form is not None
-    name, content_type = exports.export_filename(form, found.format, found.with_attachments)
+    name, content_type = submission_export.export_filename(
+        form, found.format, found.with_attachments
+    )
     return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
 
 

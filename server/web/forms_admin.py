@@ -3,15 +3,17 @@ error), drafts, opening a draft, versions, media files, closing a form."""
 
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from server.app import db_session, state
+from server.app_state import db_session, state
+from server.domain.roles import Role
+from server.domain.xform.xlsform import Issue
 from server.models import Form, FormVersion
-from server.models.users import Role
-from server.services.blobs import BlobStore
 from server.services.forms import (
     FormStateError,
     PublishError,
@@ -19,7 +21,7 @@ from server.services.forms import (
     open_version,
     publish_xlsform,
 )
-from server.services.xlsform import Issue
+from server.storage.blobs import BlobStore
 from server.web.permissions import require_user, roles_required
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
@@ -177,6 +179,4 @@ def download_media(form_id: int, version_id: int, filename: str) -> Response:
 
 
 def _attachment(data: bytes, filename: str) -> Response:
-    import io
-
     return send_file(io.BytesIO(data), as_attachment=True, download_name=filename)

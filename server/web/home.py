@@ -6,13 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from server.aggregation import catalog_state
-from server.api.access import READERS, areas
-from server.app import db_session
+from server.app_state import db_session
 from server.db import utcnow
+from server.domain.roles import READERS
 from server.models.org import OrgLevel
+from server.queries.org_units import scope_tops, visible_units
 from server.web import dashboard, svg
 from server.web.indicators import catalog, cycle_arg, expectations, submission_url
-from server.web.permissions import login_required, require_user, scope
+from server.web.permissions import login_required, require_user
 
 bp = Blueprint("home", __name__)
 
@@ -21,18 +22,17 @@ bp = Blueprint("home", __name__)
 @login_required
 def index() -> str:
     user = require_user()
-    visible = scope(user)
-    districts = [] if visible.everywhere else visible.units(db_session(), OrgLevel.district)
+    visible = user.scope
+    session = db_session()
+    districts = [] if visible.everywhere else visible_units(session, visible, OrgLevel.district)
     context = {"areas": [s.org_unit for s in user.scopes], "districts": districts}
     if user.role not in READERS:
         return render_template("home.html", **context)
-    session = db_session()
-    paths = areas(user)
     today = utcnow().date()
-    cycles = dashboard.cycles(session, paths)
+    cycles = dashboard.cycles(session, visible)
     cycle = cycle_arg() or dashboard.default_cycle(cycles, today)
-    tops = dashboard.areas(session, paths)
-    weekly = dashboard.submissions_per_week(session, paths, today)
+    tops = scope_tops(session, visible)
+    weekly = dashboard.submissions_per_week(session, visible, today)
     chart = svg.column_chart(
         [monday.strftime("%d %b") for monday, _ in weekly],
         [n for _, n in weekly],
@@ -52,7 +52,7 @@ def index() -> str:
         weekly_total=sum(n for _, n in weekly),
         chart=chart,
         coverage=coverage,
-        failures=dashboard.recent_failures(session, paths),
+        failures=dashboard.recent_failures(session, visible),
         flags=flags,
         flag_words=dashboard.FLAG_WORDS,
         configuration_problem=problem,

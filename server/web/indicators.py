@@ -5,7 +5,7 @@ the district's sub-counties side by side, and one value with the submissions beh
     /indicators/<code>?cycle=            gap table of a district or sub-county
     /indicators/<code>/<indicator>?cycle=  one value, its sub-counties, its submissions
 
-The reads are the API's (server/aggregation/reading.py, server/quality/gaps.py); these
+The reads are the API's (server/aggregation/reading.py, server/quality/gap_analysis.py); these
 handlers check role and scope, parse the query and render.
 """
 
@@ -29,18 +29,21 @@ from werkzeug.routing import BuildError
 
 from server.aggregation import catalog_source, reading
 from server.aggregation.catalog_source import LoadedCatalog
-from server.api import render
-from server.api.access import READERS
-from server.app import db_session, state
+from server.app_state import db_session, state
 from server.db import utcnow
+from server.domain.cycles import is_cycle
+from server.domain.gaps import GapRow
+from server.domain.quality.expectations import Expectations, ExpectationsError, load_expectations
+from server.domain.roles import READERS
+from server.domain.scope import Scope
 from server.models import Aggregate, OrgUnit
 from server.models.org import OrgLevel
-from server.quality.config import Expectations, ExpectationsError, load_expectations
-from server.quality.gaps import GapRow, gap_analysis
+from server.quality.gap_analysis import gap_analysis
+from server.queries import json_rows
+from server.queries.org_units import visible_units
 from server.web import dashboard, svg
 from server.web.errors import render_error
-from server.web.permissions import require_in_scope, require_user, roles_required, scope
-from workers.aggregate.cycles import is_cycle
+from server.web.permissions import require_in_scope, require_user, roles_required
 
 bp = Blueprint("indicators", __name__, url_prefix="/indicators")
 
@@ -108,33 +111,26 @@ def unit_or_404(session: Session, code: str) -> OrgUnit:
 
 # --- Pages ------------------------------------------------------------------------------------
 
-READER_ROLES = tuple(READERS)
 
-
-def _cycle(session: Session, paths: list[str] | None) -> tuple[str, list[str]]:
-    found = dashboard.cycles(session, paths)
+def _cycle(session: Session, scope: Scope) -> tuple[str, list[str]]:
+    found = dashboard.cycles(session, scope)
     cycle = cycle_arg() or dashboard.default_cycle(found, utcnow().date())
     return cycle, sorted({*found, cycle}, reverse=True)
 
 
-def _paths() -> list[str] | None:
-    where = scope(require_user())
-    return None if where.everywhere else list(where.paths)
-
-
 @bp.get("")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def index() -> str:
     session = db_session()
-    paths = _paths()
-    cycle, cycles = _cycle(session, paths)
+    scope = require_user().scope
+    cycle, cycles = _cycle(session, scope)
     with_values = set(
         session.scalars(select(Aggregate.org_unit_id).where(Aggregate.cycle == cycle).distinct())
     )
     units = [
         u
-        for u in scope(require_user()).units(session)
-        if u.level in GAP_LEVELS and (u.id in with_values or paths is not None)
+        for u in visible_units(session, scope)
+        if u.level in GAP_LEVELS and (u.id in with_values or not scope.everywhere)
     ]
     districts = [u for u in units if u.level == OrgLevel.district]
     if not districts:  # a sub-county officer: their sub-counties
@@ -165,11 +161,11 @@ def _subcounties(session: Session, place: OrgUnit) -> list[reading.Unit]:
 
 
 @bp.get("/<code>")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def unit(code: str) -> str:
     session = db_session()
     place = unit_or_404(session, code)
-    cycle, cycles = _cycle(session, _paths())
+    cycle, cycles = _cycle(session, require_user().scope)
     loaded = catalog(session)
     here = reading.unit_of(place)
     children = _subcounties(session, place)
@@ -180,7 +176,7 @@ def unit(code: str) -> str:
     return render_template(
         "indicators/unit.html",
         place=place,
-        parent=parent if parent is not None and scope(require_user()).contains(parent) else None,
+        parent=parent if parent is not None and require_user().scope.covers(parent.path) else None,
         cycle=cycle,
         cycles=cycles,
         rows=rows,
@@ -191,11 +187,11 @@ def unit(code: str) -> str:
 
 
 @bp.get("/<code>/<indicator_id>")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def value(code: str, indicator_id: str) -> str:
     session = db_session()
     place = unit_or_404(session, code)
-    cycle, cycles = _cycle(session, _paths())
+    cycle, cycles = _cycle(session, require_user().scope)
     loaded = catalog(session)
     indicator = loaded.catalog.indicators.get(indicator_id)
     if indicator is None:
@@ -241,7 +237,7 @@ def value(code: str, indicator_id: str) -> str:
         chart=chart,
         contributions=[
             (
-                render.contribution(c, details[c.submission_id], indicator),
+                json_rows.contribution(c, details[c.submission_id], indicator),
                 submission_url(c.submission_id),
             )
             for c in found

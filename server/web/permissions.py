@@ -1,8 +1,8 @@
 """Who may see which web page, and which places they may see on it.
 
-Every web route uses these; pages added later (submissions, indicators, DMIP drafts) should too:
+Every web route uses these:
 
-    from server.web.permissions import current_user, login_required, roles_required, scope
+    from server.web.permissions import login_required, require_in_scope, roles_required
 
     @bp.get("/districts/<code>")
     @roles_required(Role.admin, Role.coordinator)     # implies login_required
@@ -15,20 +15,16 @@ Every web route uses these; pages added later (submissions, indicators, DMIP dra
     @login_required
     def submissions():
         rows = db_session().scalars(
-            select(Submission).join(OrgUnit).where(scope(current_user()).clause(OrgUnit.path))
+            select(Submission).join(OrgUnit).where(in_scope(require_user().scope))
         )
 
 - `login_required`: anonymous visitors are sent to the sign-in page (GET) or refused with 401
   (other methods), never shown the page.
 - `roles_required(*roles)`: signed in and one of the roles, else 403.
-- `scope(user)`: a `Scope` saying where the user works. Admins see everything
-  (`Scope.everywhere`); everyone else sees the org units they are scoped to and everything under
-  them, matched by path prefix, so a coordinator of two districts sees both districts and their
-  sub-counties and parishes, and a sub-county officer sees only that sub-county.
-  `Scope.clause(OrgUnit.path)` filters any query joined to org units; `Scope.units(session,
-  level)` lists the visible units of one level (the districts a coordinator may pick from);
-  `Scope.contains(unit)` checks one unit.
 - `require_in_scope(unit)` aborts with 403 for a unit outside the current user's scope.
+
+Where a user works is `user.scope` (server/domain/scope.py); its SQL form is
+server/models/org.py `in_scope`, and the units it shows are server/queries/org_units.py.
 
 The signed-in user comes from Flask's signed session cookie (see server/web/sessions.py): a
 session dies when its user's credentials_version changes (password reset, deactivation).
@@ -37,62 +33,24 @@ session dies when its user's credentials_version changes (password reset, deacti
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import abort, redirect, request, url_for
-from sqlalchemy import ColumnElement, false, or_, select, true
-from sqlalchemy.orm import Session
 
+from server.domain.roles import Role
 from server.models import OrgUnit, User
-from server.models.org import OrgLevel
-from server.models.users import Role
 from server.web.sessions import current_user
 
 __all__ = [
-    "Scope",
     "current_user",
     "login_required",
     "require_in_scope",
     "require_user",
     "roles_required",
-    "scope",
 ]
 
 View = TypeVar("View", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The org-unit paths a user may see; `everywhere` for admins."""
-
-    everywhere: bool
-    paths: tuple[str, ...] = ()
-
-    def contains(self, unit: OrgUnit) -> bool:
-        return self.everywhere or any(unit.path.startswith(p) for p in self.paths)
-
-    def clause(self, path_column: Any) -> ColumnElement[bool]:
-        """A WHERE clause keeping rows whose org-unit path lies inside the scope."""
-        if self.everywhere:
-            return true()
-        if not self.paths:
-            return false()
-        return or_(*(path_column.startswith(p, autoescape=True) for p in self.paths))
-
-    def units(self, session: Session, level: OrgLevel | None = None) -> list[OrgUnit]:
-        """The visible org units (of one level), ordered by name."""
-        query = select(OrgUnit).where(self.clause(OrgUnit.path)).order_by(OrgUnit.name)
-        if level is not None:
-            query = query.where(OrgUnit.level == level)
-        return list(session.scalars(query))
-
-
-def scope(user: User) -> Scope:
-    if user.role is Role.admin:
-        return Scope(everywhere=True)
-    return Scope(everywhere=False, paths=tuple(sorted(s.org_unit.path for s in user.scopes)))
 
 
 def require_user() -> User:
@@ -132,5 +90,5 @@ def roles_required(*roles: Role) -> Callable[[View], View]:
 
 
 def require_in_scope(unit: OrgUnit) -> None:
-    if not scope(require_user()).contains(unit):
+    if not require_user().scope.covers(unit.path):
         abort(403)

@@ -16,13 +16,13 @@ from typing import Any
 from flask import Response, jsonify, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
 
-from server.app import db_session, state
+from server.app_state import db_session, state
 from server.models import DmipPlan, DocumentJob, OrgUnit
 from server.plans.documents import FORMATS
 from server.task_queue import EXPORT_DOCUMENT
 from server.web.indicators import cycle_arg, refuse
 from server.web.permissions import require_user, roles_required
-from server.web.plans import READER_ROLES, STATE_WORDS, SYNTHESIS_ROLES, bp, readable_plan
+from server.web.plans import READERS, STATE_WORDS, SYNTHESIS_ROLES, bp, readable_plan
 
 
 def _format() -> str:
@@ -44,7 +44,7 @@ def _start(plan_id: int | None, cycle: str, fmt: str) -> Response:
 
 
 @bp.post("/<int:plan_id>/documents")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def plan_document(plan_id: int) -> Response:
     plan, _ = readable_plan(db_session(), plan_id)
     return _start(plan.id, plan.cycle, _format())
@@ -126,7 +126,7 @@ def _job_message(job: DocumentJob) -> str:
 
 
 @bp.get("/documents/<int:job_id>")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def document(job_id: int) -> str:
     job, name = _job(job_id)
     back = (
@@ -140,7 +140,7 @@ def document(job_id: int) -> str:
 
 
 @bp.get("/documents/<int:job_id>/status")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def document_status(job_id: int) -> Response:
     job, _ = _job(job_id)
     response = jsonify(job_status(job))
@@ -149,7 +149,7 @@ def document_status(job_id: int) -> Response:
 
 
 @bp.get("/documents/<int:job_id>/file")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def document_file(job_id: int) -> Response:
     job, name = _job(job_id)
     folder = (state().settings.data_dir / "documents").resolve()

@@ -27,20 +27,19 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.api.access import READERS
-from server.app import db_session
+from server.app_state import db_session
+from server.domain.roles import READERS, Role
 from server.models import DmipPlan, OrgUnit, PlanSection, PlanState, User
-from server.models.users import Role
 from server.plans import content, workflow
 from server.plans.documents import FORMATS
 from server.plans.workflow import TRANSITIONS, WorkflowError
 from server.web import dashboard, svg
 from server.web.indicators import cycle_arg, refuse
-from server.web.permissions import require_user, roles_required, scope
+from server.web.permissions import require_user, roles_required
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
-READER_ROLES = tuple(READERS)
+
 # The synthesis names every district's gaps side by side: for those who see every district.
 SYNTHESIS_ROLES = (Role.admin,)
 BUTTONS = {
@@ -205,11 +204,10 @@ def _show(
 
 
 @bp.get("")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def index() -> str:
     session = db_session()
     user = require_user()
-    where = scope(user)
     cycle = cycle_arg()
     plans = list(workflow.plans_for(session, user, cycle))
     districts = (
@@ -222,7 +220,7 @@ def index() -> str:
         if plans
         else {}
     )
-    cycles = dashboard.cycles(session, None if where.everywhere else list(where.paths))
+    cycles = dashboard.cycles(session, user.scope)
     return render_template(
         "plans/index.html",
         plans=plans,
@@ -235,7 +233,7 @@ def index() -> str:
 
 
 @bp.get("/<int:plan_id>")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def show(plan_id: int) -> tuple[str, int]:
     plan, district = readable_plan(db_session(), plan_id)
     return _show(plan, district)
@@ -259,7 +257,7 @@ def _refused(
 
 
 @bp.post("/<int:plan_id>/state")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def plan_state(plan_id: int) -> Response | tuple[str, int]:
     session = db_session()
     plan, district = readable_plan(session, plan_id)
@@ -275,7 +273,7 @@ def plan_state(plan_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/<int:plan_id>/comments")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def plan_comment(plan_id: int) -> Response | tuple[str, int]:
     session = db_session()
     plan, district = readable_plan(session, plan_id)
@@ -288,7 +286,7 @@ def plan_comment(plan_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/<int:plan_id>/sections/<int:section_id>/text")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def section_text(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
     plan, district = readable_plan(session, plan_id)
@@ -303,7 +301,7 @@ def section_text(plan_id: int, section_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/<int:plan_id>/sections/<int:section_id>/revert")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def section_revert(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
     plan, district = readable_plan(session, plan_id)
@@ -319,7 +317,7 @@ def section_revert(plan_id: int, section_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/<int:plan_id>/sections/<int:section_id>/state")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def section_state(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
     plan, district = readable_plan(session, plan_id)
@@ -336,7 +334,7 @@ def section_state(plan_id: int, section_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/<int:plan_id>/sections/<int:section_id>/comments")
-@roles_required(*READER_ROLES)
+@roles_required(*READERS)
 def section_comment(plan_id: int, section_id: int) -> Response | tuple[str, int]:
     session = db_session()
     plan, district = readable_plan(session, plan_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, Request, Response, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
+from server.app_state import db_session
 from server.models import User
 
 USER_KEY = "uid"
@@ -25,8 +26,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         # No cookie (ODK Collect's submissions, a first visit): an empty session, without
-        # building the signing serializer, which cost the receiver about 60 us a request, or
-        # parsing a Cookie header there is not.
+        # building the signing serializer on the receiver's hot path, or parsing a Cookie
+        # header there is not.
         if app.secret_key and (
             "HTTP_COOKIE" not in request.environ
             or not request.cookies.get(self.get_cookie_name(app))
@@ -68,8 +69,6 @@ def current_user() -> User | None:
     user = None
     user_id = session.get(USER_KEY)
     if user_id is not None:
-        from server.app import db_session
-
         found = db_session().get(User, user_id)
         if (
             found is not None

@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from server.app import db_session, state
+from server.app_state import db_session, state
+from server.domain.roles import Role
+from server.exports.layout import Table, cell, tables_for
 from server.models import (
     Attachment,
     ExportJob,
@@ -31,13 +33,12 @@ from server.models import (
 )
 from server.models.org import OrgLevel
 from server.models.submissions import ProcessingStatus, ReviewState
-from server.models.users import Role
+from server.queries.org_units import visible_units
+from server.queries.submission_filters import FilterError, SubmissionFilter
 from server.services import review
-from server.services.blobs import BlobStore
-from server.services.export_layout import Table, cell, tables_for
-from server.services.submission_filters import FilterError, SubmissionFilter
+from server.storage.blobs import BlobStore
 from server.web.indicators import refuse
-from server.web.permissions import login_required, require_user, roles_required, scope
+from server.web.permissions import login_required, require_user, roles_required
 
 bp = Blueprint("submissions", __name__, url_prefix="/submissions")
 
@@ -58,11 +59,8 @@ STATE_WORDS = {
 def user_filter(form_id: int, args: Any) -> SubmissionFilter:
     """The request's filters within what the signed-in user may see; 400 in words if bad."""
     user = require_user()
-    visible = scope(user)
     try:
-        filters = SubmissionFilter.from_args(
-            form_id, args, None if visible.everywhere else visible.paths
-        )
+        filters = SubmissionFilter.from_args(form_id, args, user.scope.areas)
     except FilterError as exc:
         refuse(400, str(exc))
     return filters.restricted_to(user.id) if user.role is Role.enumerator else filters
@@ -86,8 +84,7 @@ def visible_submission(submission_id: int) -> Submission:
         allowed = sub.submitter_id == user.id
     else:
         unit = session.get(OrgUnit, sub.org_unit_id) if sub.org_unit_id else None
-        where = scope(user)
-        allowed = where.everywhere or (unit is not None and where.contains(unit))
+        allowed = user.scope.everywhere or (unit is not None and user.scope.covers(unit.path))
     if not allowed:
         abort(403)
     return sub
@@ -199,8 +196,11 @@ def _cursor(name: str) -> int | None:
 
 
 def _unit_choices(session: Session, user: User) -> list[OrgUnit]:
-    visible = scope(user)
-    return [u for u in visible.units(session) if u.level in (OrgLevel.district, OrgLevel.subcounty)]
+    return [
+        u
+        for u in visible_units(session, user.scope)
+        if u.level in (OrgLevel.district, OrgLevel.subcounty)
+    ]
 
 
 def _submitters(session: Session, form_id: int, filters: SubmissionFilter) -> list[User]:

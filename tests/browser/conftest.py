@@ -31,11 +31,12 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from server.app import create_app
+from server.domain.roles import Role
 from server.models import User
-from server.models.users import Role
 from server.services.users import create_user
 from server.settings import Settings
 from tests.conftest import REDIS_URL, _truncate_all
+from tests.paths import FORMS_DIR, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,7 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 PASSWORD = "browser-pass-123"
 # Playwright's waits are for elements to appear, not a limit on how long a test may run; a
 # loaded 2-core machine can be slow, so they are generous.
@@ -71,7 +72,7 @@ def live_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         database_url=pg_url,
         broker_url=REDIS_URL,
         secret_key="browser-test-secret-0123456789",
-        forms_dir=Path(__file__).resolve().parent.parent.parent / "forms",
+        forms_dir=FORMS_DIR,
         embedded=False,
     )
     app = create_app(settings)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, Response, expect
 
-from server.models.users import Role
+from server.domain.roles import Role
 from server.services.orgunits import OrgRow, import_org_units
 from tests.browser.conftest import PASSWORD, LiveServer, screenshot, sign_in
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from server.models.users import Role
+from server.domain.roles import Role
 from tests.browser.conftest import LiveServer, screenshot, sign_in
 from tests.fixtures.xlsforms.build import simple_form, xlsform
 

@@ -13,13 +13,13 @@ import docx
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from server.demo.load import load_demo_data
+from server.domain.roles import Role
 from server.models import DmipPlan, OrgUnit
-from server.models.users import Role
-from server.plans.documents import run_job
-from server.services.bootstrap import load_demo_data
 from tests.browser.conftest import LiveServer, screenshot, sign_in
 from tests.browser.test_admin_pages import MAX_PAGE_BYTES, load
 from tests.web_demo import process_and_draft
+from workers.document_jobs import run_job
 
 CYCLE = "2025/26"
 EDITED = "Teachers come first: the district recruits 40 teachers before it builds latrines."

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from server.models import FormVersion, Submission
 from server.models.submissions import ReviewState
 from tests.browser.conftest import LiveServer, screenshot, sign_in
-from tests.test_exports import PASSWORD, World, build_world, school_xml, submit
+from tests.exports.test_exports import PASSWORD, World, build_world, school_xml, submit
 
 
 def png() -> bytes:

@@ -3,7 +3,7 @@
 0001 declared it inside create_table with use_alter=True; on PostgreSQL such a constraint is
 left to a later ALTER that never came, so those databases have no such key. SQLite, which
 cannot add a constraint later, got it inline and needs nothing.
-(tests/test_migrations.py compares the migrated schema with the models on both.)
+(tests/infrastructure/test_migrations.py compares the migrated schema with the models on both.)
 
 Revision ID: 0006
 Revises: 0005

@@ -1,0 +1,1 @@
+"""Files kept on disk: submission attachments and form media, content-addressed."""
