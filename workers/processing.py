@@ -10,13 +10,14 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from server.aggregation import store as aggregates
@@ -27,6 +28,11 @@ from server.models.submissions import ProcessingStatus
 from server.plans import staleness
 
 log = logging.getLogger(__name__)
+
+# The database went away, a connection broke, the pool ran dry, a deadlock or serialisation
+# failure (psycopg reports those as OperationalError), or SQLite was busy: all worth a retry
+# of the same work as it is (workers/tasks.py).
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
 
 
 class Outcome(StrEnum):
@@ -148,14 +154,55 @@ def _claim(query: Select[Any], limit: int) -> Select[Any]:
 
 def _finish(session: Session, batch: list[Claimed]) -> dict[int, Outcome]:
     """Process the locked, waiting submissions of `batch` and record everything that follows
-    in the caller's transaction: their outcomes and flattened rows, and the aggregates."""
+    in the caller's transaction: their outcomes and flattened rows, and the aggregates.
+
+    The batch is written under a savepoint. If the database refuses it for a reason that a
+    retry cannot cure (a value that overflows a sum, a string it cannot store: anything but a
+    lost connection, a deadlock or a busy database), the batch is written again one submission
+    at a time, each under its own savepoint, and the one the database refuses is marked failed
+    with the database's reason: one bad submission never holds back the others, nor every
+    later batch behind them."""
+    try:
+        with session.begin_nested():
+            # Copies: the attempt notes outcomes on them, which a rolled-back attempt must not
+            # leave behind for the next.
+            return _write(session, [replace(sub) for sub in batch])
+    except DBAPIError as exc:
+        if _transient(exc):
+            raise
+        if len(batch) == 1:
+            return _refused(session, batch[0], exc)
+        log.warning("a batch of %d was refused (%s); writing it one by one", len(batch), exc.orig)
+    outcomes: dict[int, Outcome] = {}
+    for sub in batch:
+        try:
+            with session.begin_nested():
+                outcomes |= _write(session, [replace(sub)])
+        except DBAPIError as exc:
+            if _transient(exc):
+                raise
+            outcomes |= _refused(session, sub, exc)
+    return outcomes
+
+
+def _write(
+    session: Session, batch: list[Claimed], reasons: dict[int, str] | None = None
+) -> dict[int, Outcome]:
+    """`_finish`'s work for the batch, submissions of `reasons` marked failed with theirs
+    without being processed."""
     # Rows a failed earlier attempt left behind.
     ids = [sub.id for sub in batch]
     pg = is_postgresql(session)
     session.execute(delete(SubmissionRow).where(among(SubmissionRow.submission_id, ids, pg)))
     specs = _specs(session, batch)
     rows: list[dict[str, Any]] = []
-    outcomes = {sub.id: _process(sub, specs[sub.form_version_id], rows) for sub in batch}
+    reasons = reasons or {}
+    outcomes = {
+        sub.id: _fail(sub, reasons[sub.id])
+        if sub.id in reasons
+        else _process(sub, specs[sub.form_version_id], rows)
+        for sub in batch
+    }
     # Which of them count, decided before anything is written, so that each submission's row
     # is written once: outcome, cycle and `counted` flag together (every UPDATE is a new
     # version of the row in each of the table's indexes).
@@ -165,6 +212,31 @@ def _finish(session: Session, batch: list[Claimed]) -> dict[int, Outcome]:
     # The districts whose numbers moved get their draft DMIP redrawn (debounced).
     staleness.mark_stale(session, aggregates.batch_processed(session, batch, changed))
     return outcomes
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """Whether the database was unavailable, overloaded or deadlocked, which the task's retry
+    of the same batch cures, rather than refusing what the batch holds, which only isolating
+    the submission cures."""
+    return isinstance(exc, TRANSIENT_DB_ERRORS) or exc.connection_invalidated
+
+
+def _refused(session: Session, submission: Claimed, exc: DBAPIError) -> dict[int, Outcome]:
+    """Mark one submission failed because the database would not store what it holds."""
+    cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    reason = (
+        "The server could not store the values of this submission: the database answered "
+        f"{cause!r}. Check its numbers for a value far beyond what the question allows."
+    )
+    log.error("submission %s refused by the database: %s", submission.id, cause)
+    with session.begin_nested():
+        return _write(session, [replace(submission)], {submission.id: reason})
+
+
+def _fail(submission: Claimed, reason: str) -> Outcome:
+    submission.processing_status = ProcessingStatus.failed
+    submission.failure_reason = reason
+    return Outcome.failed
 
 
 def _done_elsewhere(session: Session, ids: set[int]) -> dict[int, Outcome]:
@@ -262,10 +334,8 @@ def _process(submission: Claimed, spec: FormSpec, rows: list[dict[str, Any]]) ->
         return Outcome.processed
     # A failed edit leaves the submission it replaces as it was; the aggregates hook still
     # runs for it, which keeps the rule in one place.
-    submission.processing_status = ProcessingStatus.failed
-    submission.failure_reason = result.failure_reason()
     log.info("submission %s failed: %s", submission_id, result.failure_reason())
-    return Outcome.failed
+    return _fail(submission, result.failure_reason())
 
 
 # PostgreSQL: a batch's outcomes in one UPDATE from arrays unnested in the database, rather

@@ -7,8 +7,6 @@ import datetime as dt
 import logging
 
 from celery import current_app, shared_task
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from server import jobs
 from server.exports.submissions import EXPORT_TASK
@@ -21,9 +19,7 @@ from workers.regeneration import regenerate_due
 
 log = logging.getLogger(__name__)
 
-# The database went away, a connection broke, the pool ran dry, a deadlock or serialisation
-# failure (psycopg reports those as OperationalError), or SQLite was busy: all worth a retry.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+TRANSIENT_DB_ERRORS = processing.TRANSIENT_DB_ERRORS
 
 
 @shared_task(

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from server.domain.xform.flatten import FormSpec, process
+from server.domain.xform.typed_answers import DECIMAL_LIMIT, INT_MAX, INT_MIN
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True).filter(lambda n: n != "meta")
 TEXT = st.text(
@@ -19,6 +20,10 @@ TEXT = st.text(
     max_size=20,
 ).filter(lambda s: s.strip() != "")
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
+# What an XForm can hold (server/domain/xform/typed_answers.py): beyond these is refused.
+DECIMALS = st.floats(
+    -DECIMAL_LIMIT, DECIMAL_LIMIT, allow_nan=False, exclude_min=True, exclude_max=True
+)
 OFFSETS = st.integers(-12 * 60, 14 * 60).map(lambda m: dt.timezone(dt.timedelta(minutes=m)))
 TYPES = [
     "string",
@@ -41,10 +46,10 @@ def _value(draw: st.DrawFn, node: dict[str, Any]) -> tuple[str, Any]:
         text = draw(TEXT)
         return text, text
     if kind == "int":
-        number = draw(st.integers(-(10**15), 10**15))
+        number = draw(st.integers(INT_MIN, INT_MAX))
         return str(number), number
     if kind == "decimal":
-        real = draw(FINITE)
+        real = draw(DECIMALS)
         return repr(real), real
     if kind == "date":
         day = draw(st.dates())
@@ -61,7 +66,7 @@ def _value(draw: st.DrawFn, node: dict[str, Any]) -> tuple[str, Any]:
     if kind == "geopoint":
         lat = draw(st.floats(-90, 90))
         lon = draw(st.floats(-180, 180))
-        alt, acc = draw(FINITE), draw(st.floats(0, 1e6))
+        alt, acc = draw(FINITE), draw(st.floats(0, 1e6))  # not bounded: not summed
         return f"{lat!r} {lon!r} {alt!r} {acc!r}", {"lat": lat, "lon": lon, "alt": alt, "acc": acc}
     if kind == "one":
         choice = draw(st.sampled_from(node["choices"]))
@@ -184,3 +189,40 @@ def test_valid_answers_round_trip_through_processing(case: tuple[FormSpec, bytes
 
 def _order(row: tuple[str, int, int | None, dict[str, Any]]) -> tuple[str, int]:
     return row[0], row[1]
+
+
+FIELD = {"path": "/data/q", "name": "q", "kind": "field", "repeat": None}
+
+
+@given(
+    number=st.integers().filter(lambda n: not INT_MIN <= n <= INT_MAX),
+    zeros=st.integers(0, 20),
+)
+@settings(max_examples=200)
+def test_whole_numbers_beyond_an_xform_int_are_refused_naming_the_field(
+    number: int, zeros: int
+) -> None:
+    text = ("-" if number < 0 else "") + "0" * zeros + str(abs(number))
+    spec = FormSpec("f", "", [{**FIELD, "type": "int"}])
+    result = process(f'<data id="f"><q>{text}</q></data>'.encode(), spec)
+    assert not result.ok
+    assert result.failure_reason().startswith("q: ")
+    assert "out of range for a whole number" in result.failure_reason()
+
+
+@given(
+    real=st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: abs(x) >= DECIMAL_LIMIT)
+)
+def test_decimals_beyond_the_limit_are_refused(real: float) -> None:
+    spec = FormSpec("f", "", [{**FIELD, "type": "decimal"}])
+    result = process(f'<data id="f"><q>{real!r}</q></data>'.encode(), spec)
+    assert not result.ok
+    assert "too large a number" in result.failure_reason()
+
+
+def test_a_long_value_is_shortened_in_the_reason_but_keeps_its_ends() -> None:
+    text = "9" * 44 + "1"
+    spec = FormSpec("f", "", [{**FIELD, "type": "int"}])
+    reason = process(f'<data id="f"><q>{text}</q></data>'.encode(), spec).failure_reason()
+    assert "'99999999999999999999...99999991'" in reason
+    assert process(b'<data id="f"><q>0002147483647</q></data>', spec).ok

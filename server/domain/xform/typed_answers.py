@@ -18,6 +18,13 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # What a calculation over blank answers yields on the phone: it means "no value", not an error.
 _NOT_A_NUMBER = {"NaN", "Infinity", "-Infinity"}
 _MAX_CHOICES_SHOWN = 8
+# The range of an XForm integer: ODK Collect keeps one in a 32-bit signed int, so a larger
+# value did not come from a phone's number pad but from a typo in a script or a hand-edited
+# file, and it would overflow the indicators' exact sums of squares further on.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Decimals are doubles on the phone; beyond 10^15 a double no longer holds every whole number,
+# and no count, ratio or amount in shillings a district records comes near it.
+DECIMAL_LIMIT = 1e15
 
 
 class InvalidValue(ValueError):
@@ -94,16 +101,30 @@ def _check_choice(value: str, field: dict[str, Any]) -> None:
 def _int(text: str) -> int:
     if not _INT.match(text):
         raise InvalidValue(f"{text!r} is not a whole number")
-    return int(text)
+    # Checked on the digits before converting: int() of a long string of digits is itself
+    # slow (Python limits it for that reason), and no valid answer has more than ten
+    # significant digits.
+    digits = len(text.lstrip("+-").lstrip("0"))
+    value = int(text) if digits <= 12 else None
+    if value is None or not INT_MIN <= value <= INT_MAX:
+        raise InvalidValue(
+            f"{_shown(text)} is out of range for a whole number ({INT_MIN:,} to {INT_MAX:,})"
+        )
+    return value
 
 
 def _decimal(text: str) -> float:
     if not _DECIMAL.match(text):
         raise InvalidValue(f"{text!r} is not a number")
     value = float(text)
-    if not math.isfinite(value):
-        raise InvalidValue(f"{text!r} is too large a number")
+    if not math.isfinite(value) or abs(value) >= DECIMAL_LIMIT:
+        raise InvalidValue(f"{_shown(text)} is too large a number (less than 10^15 either way)")
     return value
+
+
+def _shown(text: str) -> str:
+    """The answer as a reviewer reads it in a failure reason: whole, unless it is very long."""
+    return repr(text) if len(text) <= 40 else repr(text[:20] + "..." + text[-8:])
 
 
 def _date(text: str) -> str:
