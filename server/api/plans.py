@@ -17,7 +17,10 @@
     GET    /api/v1/documents/<job>/file
 
 Reading follows workflow.can_read, acting workflow.can_act (a coordinator acts only on the
-districts in scope). Credentials: Basic or Digest on each request, or the web session; a write
+districts in scope). A plan outside the user's area reads as absent (404); a write to it is
+refused with 403 naming its district. The synthesis shows every district with a plan in the
+cycle, so a coordinator may make or fetch it only while their area covers all of them.
+Credentials: Basic or Digest on each request, or the web session; a write
 made with the session cookie must carry the page's CSRF token in X-CSRFToken, so another site
 cannot make a signed-in browser change a plan.
 """
@@ -106,6 +109,47 @@ def _plan(plan_id: int, user: User) -> tuple[DmipPlan, OrgUnit]:
         # Out of scope reads as absent: the API does not confirm which plans exist elsewhere.
         raise not_found("plans.not_found", f"There is no plan {plan_id} you may read.")
     return plan, district
+
+
+def _plan_to_change(plan_id: int, user: User) -> tuple[DmipPlan, OrgUnit]:
+    """The plan a write names; 404 when there is none, 403 naming its district when it lies
+    outside the user's area (the workflow then decides what a reader of it may change)."""
+    session = db_session()
+    plan = session.get(DmipPlan, plan_id)
+    district = session.get(OrgUnit, plan.district_id) if plan is not None else None
+    if plan is None or district is None:
+        raise not_found("plans.not_found", f"There is no plan {plan_id}.")
+    if not workflow.can_read(user, district):
+        raise forbidden(
+            "plans.out_of_scope",
+            f"You may not change plan {plan_id}: its district, {district.name} "
+            f"({district.code}), is outside the area you work in.",
+            plan_id=plan_id,
+            district=district.code,
+        )
+    return plan, district
+
+
+def _synthesis_districts(user: User, cycle: str) -> None:
+    """403 naming the districts outside the user's area, when the synthesis of `cycle` (every
+    district with a plan in it: server/plans/documents.py) would show any of them."""
+    if user.scope.everywhere:
+        return
+    districts = db_session().scalars(
+        select(OrgUnit)
+        .join(DmipPlan, DmipPlan.district_id == OrgUnit.id)
+        .where(DmipPlan.cycle == cycle)
+        .order_by(OrgUnit.code)
+    )
+    outside = [d for d in districts if not workflow.can_act(user, d)]
+    if outside:
+        names = ", ".join(f"{d.name} ({d.code})" for d in outside)
+        raise forbidden(
+            "plans.synthesis_out_of_scope",
+            f"The synthesis of {cycle} includes districts outside the area you work in: "
+            f"{names}. Ask an administrator for it.",
+            districts=[d.code for d in outside],
+        )
 
 
 def _section(plan: DmipPlan, key: str) -> PlanSection:
@@ -271,7 +315,7 @@ def version(plan_id: int, number: int) -> Response:
 @bp.put("/plans/<int:plan_id>/sections/<key>/text")
 def edit(plan_id: int, key: str) -> Response:
     user = _writer()
-    plan, _ = _plan(plan_id, user)
+    plan, _ = _plan_to_change(plan_id, user)
     text = _body().get("text")
     if not isinstance(text, str):
         raise bad_request("plans.text", 'Send {"text": "..."} with the new narrative.')
@@ -284,7 +328,7 @@ def edit(plan_id: int, key: str) -> Response:
 @bp.delete("/plans/<int:plan_id>/sections/<key>/text")
 def revert(plan_id: int, key: str) -> Response:
     user = _writer()
-    plan, _ = _plan(plan_id, user)
+    plan, _ = _plan_to_change(plan_id, user)
     section = _section(plan, key)
     workflow.revert_edit(db_session(), section, user)
     _commit()
@@ -294,7 +338,7 @@ def revert(plan_id: int, key: str) -> Response:
 @bp.post("/plans/<int:plan_id>/sections/<key>/state")
 def section_state(plan_id: int, key: str) -> Response:
     user = _writer()
-    plan, _ = _plan(plan_id, user)
+    plan, _ = _plan_to_change(plan_id, user)
     body = _body()
     section = _section(plan, key)
     workflow.change_section_state(
@@ -307,7 +351,7 @@ def section_state(plan_id: int, key: str) -> Response:
 @bp.post("/plans/<int:plan_id>/state")
 def plan_state(plan_id: int) -> Response:
     user = _writer()
-    plan, district = _plan(plan_id, user)
+    plan, district = _plan_to_change(plan_id, user)
     body = _body()
     frozen = workflow.change_plan_state(
         db_session(), plan, _state(body.get("state")), user, body.get("note")
@@ -322,7 +366,7 @@ def plan_state(plan_id: int) -> Response:
 @bp.post("/plans/<int:plan_id>/comments")
 def add_comment(plan_id: int) -> Response:
     user = _writer()
-    plan, _ = _plan(plan_id, user)
+    plan, _ = _plan_to_change(plan_id, user)
     body = _body()
     section = _section(plan, str(body["section"])) if body.get("section") else None
     note = workflow.comment(db_session(), plan, user, str(body.get("body") or ""), section)
@@ -358,7 +402,7 @@ def _start(job: DocumentJob) -> Response:
 @bp.post("/plans/<int:plan_id>/documents")
 def plan_document(plan_id: int) -> Response:
     user = _writer()
-    plan, _ = _plan(plan_id, user)
+    plan, _ = _plan_to_change(plan_id, user)
     fmt = _format(_body())
     return _start(
         DocumentJob(plan_id=plan.id, cycle=plan.cycle, format=fmt, requested_by_id=user.id)
@@ -374,8 +418,10 @@ def synthesis_document() -> Response:
     cycle = body.get("cycle")
     if not isinstance(cycle, str) or not is_cycle(cycle):
         raise bad_request("plans.cycle", 'Send {"cycle": "2025/26", "format": "docx"}.')
+    fmt = _format(body)
+    _synthesis_districts(user, cycle)
     return _start(
-        DocumentJob(plan_id=None, cycle=cycle, format=_format(body), requested_by_id=user.id)
+        DocumentJob(plan_id=None, cycle=cycle, format=fmt, requested_by_id=user.id)
     )
 
 
@@ -387,6 +433,8 @@ def _job(job_id: int, user: User) -> DocumentJob:
         _plan(job.plan_id, user)
     elif user.role not in {Role.admin, Role.coordinator}:
         raise not_found("plans.no_document", f"There is no document job {job_id}.")
+    else:
+        _synthesis_districts(user, job.cycle)
     return job
 
 

@@ -41,6 +41,8 @@ from server.services.ingest import (
     StaleSubmitter,
     ingest_submission,
 )
+from server.services.ingest_edits import Editor
+from server.services.orgunits import MAX_CODE_LENGTH, canonical_code
 
 XML_PART = "xml_submission_file"
 INCOMPLETE_PART = "*isIncomplete*"
@@ -172,18 +174,29 @@ def _accept(
     org_unit_id = None
     location = deepest_location(root, target.location_fields)
     if location is not None:
-        _level, code = location
+        _level, sent = location
+        code = canonical_code(sent)
         place = _place(rx, code)
-        if place is not None:
-            if not principal.scope.covers(place.path):
-                raise forbidden(
-                    "submission.out_of_scope",
-                    f"You may not send submissions for {place.name} ({code}); it is outside "
-                    "the area your account covers.",
-                    org_unit=code,
-                )
-            org_unit_id = place.id
-        # An unknown code is accepted as received; the worker flags it for review.
+        if place is None:
+            # Never stored without its place: no one's scope would cover it and no indicator
+            # would count it, silently. The phone keeps it and can send it again once the
+            # place is right (or the register has it).
+            shown = sent[:MAX_CODE_LENGTH]
+            raise bad_request(
+                "submission.org_unit_unknown",
+                f"The org unit code {shown!r} is not in the register; choose the place again "
+                "from the list in the form (get the current blank form first), or ask your "
+                "coordinator to add it.",
+                org_unit=shown,
+            )
+        if not principal.scope.covers(place.path):
+            raise forbidden(
+                "submission.out_of_scope",
+                f"You may not send submissions for {place.name} ({code}); it is outside "
+                "the area your account covers.",
+                org_unit=code,
+            )
+        org_unit_id = place.id
     incoming = IncomingSubmission(
         form_id=target.id,
         form_version_id=version_id,
@@ -195,6 +208,7 @@ def _accept(
         device_id=device_id,
         org_unit_id=org_unit_id,
         submitter_credentials_version=principal.credentials_version,
+        editor=Editor(principal.role, principal.scope),
     )
     # The session is made only if needed: a new submission is stored by one shared INSERT
     # (and one that cache misses opened gives its connection back before that INSERT).
@@ -203,6 +217,12 @@ def _accept(
 
 
 def _place(rx: Receiver, code: str) -> Place | None:
+    """The org unit of a code in the register's form (`canonical_code`): the register's codes
+    are upper case (server/services/orgunits.py makes them so as they enter), so the look-up
+    goes through the unique index on `code`, once per code and process while the cache
+    remembers it, with no functional index to keep."""
+    if len(code) > MAX_CODE_LENGTH:
+        return None  # longer than any code the register can hold
     cache = rx.places
     place = cache.get(code)
     if place is None:

@@ -19,6 +19,9 @@ A submission row is written in one of three ways, each for a reason:
 - anything else (attachments, a resend, an edit, a row the single statement did not take), in
   one transaction: `_insert_unless_exists` for a new instance, and an ORM row for an edit, which
   also marks the version it replaces and carries its attachments forward.
+
+An edit is accepted only from someone who may change the original (its sender, or a reviewer
+whose area covers it: server/services/ingest_edits.py), checked before any file is stored.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from server.domain.xform.submission_meta import SubmissionMeta
 from server.group_commit import GroupCommit
 from server.models import Attachment, Submission, User
 from server.models.submissions import ProcessingStatus, ReviewState
+from server.services.ingest_edits import Editor, require_may_edit, require_may_replace
 from server.services.ingest_insert import insert_new_rows
 from server.storage.blobs import BlobStore
 
@@ -73,6 +77,9 @@ class IncomingSubmission:
     # Synthetic data (`dmip demo`), marked in the row it arrives in, so no worker ever sees it
     # unmarked.
     demo: bool = False
+    # Who is sending, for an edit: a reviewer may edit what others sent in their area
+    # (server/services/ingest_edits.py). None holds an edit to its original's own submitter.
+    editor: Editor | None = None
 
 
 class StaleSubmitter(Exception):
@@ -114,6 +121,18 @@ def ingest_submission(
     rows of concurrent requests into one statement (server/group_commit.py); its rows are
     built by `new_row_values` and written by server.services.ingest_insert.
     """
+    if incoming.meta.deprecated_id is not None:
+        # Before any file is stored, so a refused edit leaves nothing behind. An edit never
+        # takes the single statement (nor the group commit) below: it is written in the
+        # transaction, which checks again on the original it locks.
+        session = _session(session)
+        require_may_edit(
+            session,
+            incoming.form_id,
+            incoming.meta.deprecated_id,
+            incoming.submitter_id,
+            incoming.editor,
+        )
     stored = [_store_blob(blobs, a) for a in incoming.attachments]
     xml_sha256 = hashlib.sha256(incoming.xml).hexdigest()
     if _single_statement(incoming, stored):
@@ -296,6 +315,7 @@ def _write_rows(
                 "is based on an old version and was not saved.",
                 deprecated_id=meta.deprecated_id,
             )
+        require_may_replace(session, previous, incoming.submitter_id, incoming.editor)
 
     row = Submission(**_new_row(incoming, xml_sha256, now), deprecated_id=meta.deprecated_id)
     attachments: dict[str, Attachment] = {}

@@ -13,7 +13,7 @@ import io
 import random
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -26,8 +26,18 @@ from server.settings import PROJECT_ROOT
 
 UGANDA_CSV = PROJECT_ROOT / "forms" / "orgunits" / "uganda.csv"
 COLUMNS = ("code", "name", "level", "parent_code")
+# Codes are kept upper case: they enter the register through `import_org_units`, which upper-
+# cases them, so anything matching a code case-insensitively (the receiver, once per
+# submission) looks up `canonical_code(code)` through the plain unique index on the column,
+# with no functional index on lower(code) to keep in step.
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{0,63}$")
+MAX_CODE_LENGTH = 64
 MAX_NAME = 255
+
+
+def canonical_code(code: str) -> str:
+    """A code as the register keeps it: surrounding whitespace dropped, upper case."""
+    return code.strip().upper()
 
 
 @dataclass(frozen=True)
@@ -97,13 +107,17 @@ def rows_from_mappings(records: Iterable[Mapping[str, str]]) -> list[OrgRow]:
     ]
 
 
+def _canonical(row: OrgRow) -> OrgRow:
+    return replace(row, code=canonical_code(row.code), parent_code=canonical_code(row.parent_code))
+
+
 def _row_problem(row: OrgRow) -> str | None:
     if not row.code:
         return "the code is empty"
     if not CODE.match(row.code):
         return (
-            f"the code {row.code!r} is not valid: use 1 to 64 capital letters, digits, '-', '_' "
-            "or '.'"
+            f"the code {row.code!r} is not valid: use 1 to 64 letters, digits, '-', '_' or '.' "
+            "(letters are kept as capitals)"
         )
     if row.level not in {lvl.value for lvl in OrgLevel}:
         levels = ", ".join(lvl.value for lvl in LEVEL_ORDER)
@@ -136,7 +150,7 @@ def import_org_units(
     Media generated from the hierarchy is not refreshed here (the caller has the blob store):
     call `server.services.orgunit_media.refresh_orgunit_media` after a successful import.
     """
-    rows = list(rows)
+    rows = [_canonical(row) for row in rows]
     report = ImportReport()
     rejected_codes: set[str] = set()
 

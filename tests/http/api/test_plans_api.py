@@ -134,10 +134,10 @@ def test_others_may_not_act(client: FlaskClient, plans: dict[str, int]) -> None:
             client, "PUT", f"/api/v1/plans/{plans['D1']}/sections/profile/text", {"text": "x"}, user
         )
         assert refused.status_code == 403
-    hidden = _send(
+    outside = _send(
         client, "PUT", f"/api/v1/plans/{plans['D2']}/sections/profile/text", {"text": "x"}
     )
-    assert hidden.status_code == 404
+    assert outside.status_code == 403 and outside.get_json()["code"] == "plans.out_of_scope"
     comment = _send(
         client, "POST", f"/api/v1/plans/{plans['D1']}/comments", {"body": "Good"}, "staff"
     )
@@ -180,8 +180,13 @@ def test_document_jobs(
     assert _get(client, job["url"], "staff").status_code == 200
     bad = _send(client, "POST", f"/api/v1/plans/{plans['D1']}/documents", {"format": "odt"})
     assert bad.status_code == 400
-    synthesis = _send(client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"})
+    synthesis = _send(
+        client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"}, "admin"
+    )
     assert synthesis.status_code == 202
+    # The synthesis shows D2 too, outside coord's district.
+    outside = _send(client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"})
+    assert outside.status_code == 403 and outside.get_json()["details"]["districts"] == ["D2"]
     assert (
         _send(
             client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"}, "staff"

@@ -49,7 +49,7 @@ def test_receiver_refuses_a_closed_version_once_the_cache_forgets(app, client, d
     def send() -> int:
         return client.post(
             "/submission",
-            data=form_data(instance(new_instance_id())),
+            data=form_data(instance(new_instance_id(), district=None, subcounty=None)),
             headers=basic("admin"),
             content_type="multipart/form-data",
         ).status_code

@@ -95,11 +95,13 @@ def test_identical_resend_is_accepted_once_and_different_xml_conflicts(client, w
     assert count(world) == 1
 
 
-def test_unknown_location_code_is_accepted_without_org_unit(client, world) -> None:  # type: ignore[no-untyped-def]
-    iid = new_instance_id()
-    assert post(client, instance(iid, district="D1", subcounty="S99")).status_code == 201
-    row = world.scalar(select(Submission).where(Submission.instance_id == iid))
-    assert row.org_unit_id is None
+def test_unknown_location_code_is_refused_naming_it(client, world) -> None:  # type: ignore[no-untyped-def]
+    response = post(client, instance(new_instance_id(), district="D1", subcounty="S99"))
+    assert response.status_code == 400
+    nature, text = message(response)
+    assert nature == "error"
+    assert text.startswith("The org unit code 'S99' is not in the register;")
+    assert count(world) == 0
 
 
 def test_submission_without_location_is_accepted(client, world) -> None:  # type: ignore[no-untyped-def]
