@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from server import jobs
 from server.db import Database
-from server.models import DmipPlan, DocumentJob
-from server.plans.documents import plan_document, synthesis_document
+from server.domain.scope import Scope
+from server.models import DmipPlan, DocumentJob, User
+from server.plans.documents import EVERYWHERE, plan_document, synthesis_document
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,9 @@ def run_job(db: Database, job_id: int, out_dir: Path) -> DocumentJob | None:
                 data = plan_document(session, plan, job.format, progress)
                 name = f"dmip-{plan.id}-{job.id}.{job.format}"
             else:
-                data = synthesis_document(session, job.cycle, job.format, progress)
+                data = synthesis_document(
+                    session, job.cycle, job.format, progress, _requester_scope(session, job)
+                )
                 name = f"synthesis-{job.cycle.replace('/', '-')}-{job.id}.{job.format}"
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / name
@@ -43,3 +48,12 @@ def run_job(db: Database, job_id: int, out_dir: Path) -> DocumentJob | None:
     except Exception as exc:
         log.exception("document job %s failed", job_id)
         return jobs.fail(db, DocumentJob, job_id, str(exc))  # type: ignore[return-value]
+
+
+def _requester_scope(session: Session, job: DocumentJob) -> Scope:
+    """A synthesis shows the districts of whoever asked for it (a job made by a command,
+    with nobody named, is an administrator's)."""
+    if job.requested_by_id is None:
+        return EVERYWHERE
+    requester = session.get(User, job.requested_by_id)
+    return requester.scope if requester is not None else Scope(everywhere=False)

@@ -18,8 +18,9 @@
 
 Reading follows workflow.can_read, acting workflow.can_act (a coordinator acts only on the
 districts in scope). A plan outside the user's area reads as absent (404); a write to it is
-refused with 403 naming its district. The synthesis shows every district with a plan in the
-cycle, so a coordinator may make or fetch it only while their area covers all of them.
+refused with 403 naming its district. A synthesis shows the districts with a plan in the cycle
+that its requester's area covers (all of them for an admin); a coordinator may fetch another's
+only while their area covers all of those.
 Credentials: Basic or Digest on each request, or the web session; a write
 made with the session cookie must carry the page's CSRF token in X-CSRFToken, so another site
 cannot make a signed-in browser change a plan.
@@ -43,7 +44,7 @@ from server.domain.problems import Problem, bad_request, forbidden, not_found
 from server.domain.roles import Role
 from server.models import DmipPlan, DocumentJob, OrgUnit, PlanSection, PlanState, PlanVersion, User
 from server.plans import workflow
-from server.plans.documents import FORMATS
+from server.plans.documents import EVERYWHERE, FORMATS, synthesis_districts
 from server.plans.workflow import WorkflowError
 from server.task_queue import EXPORT_DOCUMENT
 
@@ -130,24 +131,33 @@ def _plan_to_change(plan_id: int, user: User) -> tuple[DmipPlan, OrgUnit]:
     return plan, district
 
 
-def _synthesis_districts(user: User, cycle: str) -> None:
-    """403 naming the districts outside the user's area, when the synthesis of `cycle` (every
-    district with a plan in it: server/plans/documents.py) would show any of them."""
-    if user.scope.everywhere:
+def _synthesis_of(user: User, cycle: str) -> None:
+    """404 when no district of the user's area has a plan in `cycle`: a synthesis of nothing."""
+    if not synthesis_districts(db_session(), cycle, user.scope):
+        raise not_found(
+            "plans.synthesis_empty",
+            f"No district in the area you work in has a plan for {cycle}.",
+        )
+
+
+def _synthesis_open_to(user: User, job: DocumentJob) -> None:
+    """A synthesis job shows its requester's districts (server/plans/documents.py): readable by
+    the requester and by those whose area covers all of them; others get 403 naming the
+    districts outside their area."""
+    if job.requested_by_id == user.id or user.scope.everywhere:
         return
-    districts = db_session().scalars(
-        select(OrgUnit)
-        .join(DmipPlan, DmipPlan.district_id == OrgUnit.id)
-        .where(DmipPlan.cycle == cycle)
-        .order_by(OrgUnit.code)
-    )
-    outside = [d for d in districts if not workflow.can_act(user, d)]
+    requester = db_session().get(User, job.requested_by_id) if job.requested_by_id else None
+    scope = requester.scope if requester is not None else EVERYWHERE
+    outside = [
+        d for d in synthesis_districts(db_session(), job.cycle, scope)
+        if not workflow.can_act(user, d)
+    ]  # fmt: skip
     if outside:
         names = ", ".join(f"{d.name} ({d.code})" for d in outside)
         raise forbidden(
             "plans.synthesis_out_of_scope",
-            f"The synthesis of {cycle} includes districts outside the area you work in: "
-            f"{names}. Ask an administrator for it.",
+            f"This synthesis of {job.cycle} includes districts outside the area you work in: "
+            f"{names}.",
             districts=[d.code for d in outside],
         )
 
@@ -419,10 +429,8 @@ def synthesis_document() -> Response:
     if not isinstance(cycle, str) or not is_cycle(cycle):
         raise bad_request("plans.cycle", 'Send {"cycle": "2025/26", "format": "docx"}.')
     fmt = _format(body)
-    _synthesis_districts(user, cycle)
-    return _start(
-        DocumentJob(plan_id=None, cycle=cycle, format=fmt, requested_by_id=user.id)
-    )
+    _synthesis_of(user, cycle)
+    return _start(DocumentJob(plan_id=None, cycle=cycle, format=fmt, requested_by_id=user.id))
 
 
 def _job(job_id: int, user: User) -> DocumentJob:
@@ -434,7 +442,7 @@ def _job(job_id: int, user: User) -> DocumentJob:
     elif user.role not in {Role.admin, Role.coordinator}:
         raise not_found("plans.no_document", f"There is no document job {job_id}.")
     else:
-        _synthesis_districts(user, job.cycle)
+        _synthesis_open_to(user, job)
     return job
 
 

@@ -17,6 +17,7 @@ from server.db import utcnow
 from server.domain.drafting import analyse
 from server.domain.drafting.sections import Section
 from server.domain.drafting.synthesis import synthesis
+from server.domain.scope import Scope
 from server.exports.docx import render_docx
 from server.exports.pdf import render_pdf
 from server.models import DmipPlan, OrgUnit, PlanState
@@ -71,20 +72,38 @@ def plan_document(
     return _render(fmt, title, subtitle, plan_sections(plan), progress)
 
 
+EVERYWHERE = Scope(everywhere=True)
+
+
+def synthesis_districts(session: Session, cycle: str, scope: Scope) -> list[OrgUnit]:
+    """The districts a synthesis of `cycle` made for someone working in `scope` shows: those
+    with a plan in the cycle that the scope covers, by code."""
+    query = (
+        select(OrgUnit)
+        .join(DmipPlan, DmipPlan.district_id == OrgUnit.id)
+        .where(DmipPlan.cycle == cycle)
+        .order_by(OrgUnit.code)
+    )
+    return [unit for unit in session.scalars(query) if scope.covers(unit.path)]
+
+
 def synthesis_document(
-    session: Session, cycle: str, fmt: str, progress: Progress | None = None
+    session: Session,
+    cycle: str,
+    fmt: str,
+    progress: Progress | None = None,
+    scope: Scope = EVERYWHERE,
 ) -> bytes:
-    """The cross-district synthesis of every district with a plan in `cycle`."""
+    """The cross-district synthesis of the districts with a plan in `cycle` that `scope`
+    covers (all of them for an admin)."""
     loaded, library = load(session)
-    plans = list(session.scalars(select(DmipPlan).where(DmipPlan.cycle == cycle)))
+    units = synthesis_districts(session, cycle, scope)
     districts = []
-    for done, plan in enumerate(plans, start=1):
-        district = session.get(OrgUnit, plan.district_id)
-        assert district is not None
+    for done, district in enumerate(units, start=1):
         facts = district_facts(session, loaded, district, cycle)
         districts.append((facts, analyse(facts, library)))
         if progress is not None:
-            progress(0.5 * done / len(plans))
+            progress(0.5 * done / len(units))
     districts.sort(key=lambda pair: pair[0].district_code)
     sections = synthesis(districts, library)
 
@@ -93,7 +112,8 @@ def synthesis_document(
             progress(0.5 + 0.5 * fraction)
 
     title = "District Management Improvement Plans: cross-district synthesis"
-    subtitle = f"Planning cycle {cycle}, {len(districts)} districts"
+    count = f"{len(districts)} district" + ("" if len(districts) == 1 else "s")
+    subtitle = f"Planning cycle {cycle}, {count}"
     return _render(fmt, title, subtitle, sections, rendering)
 
 

@@ -164,6 +164,26 @@ def test_synthesis_covers_every_district(
         assert name in text
 
 
+def test_a_coordinators_synthesis_shows_only_the_districts_of_their_area(
+    drafted: Settings, tmp_path: Path
+) -> None:
+    (mine, my_name), (_, other_name) = _districts(drafted)[:2]
+    db = Database(drafted.database_url)
+    with db.session() as s:
+        coordinator = add_user(s, "synth-coord", "coordinator", (mine,))
+        job = DocumentJob(plan_id=None, cycle="2025/26", format="docx")
+        job.requested_by_id = coordinator
+        s.add(job)
+        s.commit()
+        job_id = job.id
+    done = run_job(db, job_id, tmp_path / "documents")
+    db.dispose()
+    assert done is not None and done.state == "done" and done.file_path, done and done.error
+    text = "\n".join(p.text for p in docx.Document(done.file_path).paragraphs)
+    assert "1 district" in text and "1 districts" not in text
+    assert my_name in text and other_name not in text
+
+
 def test_unknown_district_and_bad_cycle_are_refused(
     drafted: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -4,8 +4,8 @@
 The callers: an admin; a coordinator of the plan's district (D1); a coordinator of the region
 holding both districts (UG-C); a coordinator of the other district (D2), outside; sub-county
 staff of a sub-county of D1 (they read D1's plan and comment on it, they change nothing); an
-enumerator. Each write targets D1's plan; the synthesis of 2025/26 shows D1 and D2, so only those
-whose area covers both may make it. A refusal outside the area is 403 in JSON naming what the
+enumerator. Each write targets D1's plan; a synthesis of 2025/26 shows the districts of the
+caller's area that have a plan. A refusal outside the area is 403 in JSON naming what the
 caller may not reach."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ WRITES = {
     ),
     "synthesis document": Write(
         "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"},
-        (202, 403, 202, 403, 403, 403),
+        (202, 202, 202, 202, 403, 403),
     ),
 }  # fmt: skip
 
@@ -106,15 +106,9 @@ def test_each_write_checks_role_and_area(
     assert response.content_type == "application/problem+json" and body["status"] == 403
     if user == "outside":
         # Named: what the caller may not reach.
-        if name == "synthesis document":
-            assert body["details"]["districts"] == ["D1"]
-            assert "Unit D1 (D1)" in body["message"]
-        else:
-            assert body["code"] == "plans.out_of_scope"
-            assert body["details"] == {"plan_id": plans["D1"], "district": "D1"}
-            assert "Unit D1 (D1)" in body["message"]
-    if user == "coord" and name == "synthesis document":
-        assert body["details"]["districts"] == ["D2"]
+        assert body["code"] == "plans.out_of_scope"
+        assert body["details"] == {"plan_id": plans["D1"], "district": "D1"}
+        assert "Unit D1 (D1)" in body["message"]
 
 
 def test_a_write_to_a_plan_that_does_not_exist_is_404(
@@ -137,3 +131,34 @@ def test_a_synthesis_job_is_read_only_by_those_its_districts_are_open_to(
     assert client.get(url, headers=basic("region")).status_code == 200
     refused = client.get(url, headers=basic("coord"))
     assert refused.status_code == 403 and refused.get_json()["details"]["districts"] == ["D2"]
+
+
+def test_a_coordinators_synthesis_is_read_by_those_whose_area_covers_its_districts(
+    client: FlaskClient, plans: dict[str, int]
+) -> None:
+    made = client.post(
+        "/api/v1/documents", json={"cycle": "2025/26", "format": "docx"}, headers=basic("coord")
+    )
+    assert made.status_code == 202, made.get_json()
+    url = made.get_json()["url"]
+    # Its requester and those whose area covers D1 read it; the other district's coordinator
+    # is told which district is outside their area.
+    assert client.get(url, headers=basic("coord")).status_code == 200
+    assert client.get(url, headers=basic("region")).status_code == 200
+    refused = client.get(url, headers=basic("outside"))
+    assert refused.status_code == 403 and refused.get_json()["details"]["districts"] == ["D1"]
+
+
+def test_a_synthesis_of_an_area_without_plans_is_404(
+    client: FlaskClient, plans: dict[str, int], db: Session
+) -> None:
+    add_user(db, "elsewhere", "coordinator", ("S2",))
+    response = client.post(
+        "/api/v1/documents", json={"cycle": "2025/26", "format": "pdf"}, headers=basic("coord")
+    )
+    assert response.status_code == 202
+    response = client.post(
+        "/api/v1/documents", json={"cycle": "2025/26", "format": "pdf"}, headers=basic("elsewhere")
+    )
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "plans.synthesis_empty"
