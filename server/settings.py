@@ -89,6 +89,18 @@ class Settings:
     # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn; their
     # X-Forwarded-* headers are trusted for that many hops so URLs given to Collect are right.
     trusted_proxies: int = 0
+    # Password guessing (server/domain/guessing.py): failures allowed free for one account
+    # from one address, the first wait after them (doubling with each further failure) and its
+    # cap, all in seconds; the looser limits for an account from every address together and
+    # for one address across every account; how long a count lasts.
+    guess_free_failures: int = 5
+    guess_base_delay: int = 1
+    guess_max_delay: int = 900
+    guess_account_free_failures: int = 20
+    guess_account_max_delay: int = 60
+    guess_address_free_failures: int = 50
+    guess_address_max_delay: int = 300
+    guess_window: int = 86400
     embedded: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -169,6 +181,22 @@ class Settings:
                 env, "DMIP_JOB_FILE_RETENTION_DAYS", cls.job_file_retention_days, minimum=1
             ),
             trusted_proxies=_int(env, "DMIP_TRUSTED_PROXIES", 0),
+            guess_free_failures=_int(env, "DMIP_GUESS_FREE_FAILURES", cls.guess_free_failures),
+            guess_base_delay=_int(env, "DMIP_GUESS_BASE_DELAY", cls.guess_base_delay, minimum=1),
+            guess_max_delay=_int(env, "DMIP_GUESS_MAX_DELAY", cls.guess_max_delay),
+            guess_account_free_failures=_int(
+                env, "DMIP_GUESS_ACCOUNT_FREE_FAILURES", cls.guess_account_free_failures
+            ),
+            guess_account_max_delay=_int(
+                env, "DMIP_GUESS_ACCOUNT_MAX_DELAY", cls.guess_account_max_delay
+            ),
+            guess_address_free_failures=_int(
+                env, "DMIP_GUESS_ADDRESS_FREE_FAILURES", cls.guess_address_free_failures
+            ),
+            guess_address_max_delay=_int(
+                env, "DMIP_GUESS_ADDRESS_MAX_DELAY", cls.guess_address_max_delay
+            ),
+            guess_window=_int(env, "DMIP_GUESS_WINDOW", cls.guess_window, minimum=60),
             embedded=_bool(env, "DMIP_EMBEDDED", embedded_default),
         )
 

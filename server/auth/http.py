@@ -2,6 +2,8 @@
 
 `authenticate(request)` answers with a User or None; `require_user()` raises a 401 Problem that
 the protocol renderers turn into a response carrying both challenges (`challenge_headers`).
+Every attempt that tests a password goes through the limit on guessing (server/auth/guessing.py):
+while its account or address is in back-off it is refused with a 429 Problem and Retry-After.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from werkzeug.security import check_password_hash
 from server.app_state import db_session, state
 from server.auth import digest
 from server.auth.cache import CredentialCache, TtlCache
+from server.auth.guessing import guess_limiter
 from server.auth.principal import Principal, load_principal
 from server.auth.principal import principal_cache as new_principal_cache
+from server.domain.guessing import Attempt, limited_message
 from server.domain.problems import Problem, unauthorized
 from server.models import User
 from server.settings import Settings
@@ -183,12 +187,64 @@ def _verify(request: Request, load: Callable[[str], C | None]) -> tuple[C | None
     return None, False
 
 
+def _claimed(request: Request) -> tuple[str, str] | None:
+    """The username and way in of an attempt that tests a password, or None when the request
+    tests none (no credentials, an incomplete header, a Digest nonce that is not ours: its
+    response is never compared), so Collect's first, bare request is challenged, not counted."""
+    auth = request.authorization
+    if auth is None:
+        return None
+    if auth.type == "basic":
+        if auth.username is None or auth.password is None:
+            return None
+        return auth.username, "basic"
+    if auth.type == "digest":
+        creds = digest.DigestCredentials.from_params(dict(auth.parameters))
+        if creds is None or nonce_signer().check(creds.nonce) is digest.NonceState.invalid:
+            return None
+        return creds.username, "digest"
+    return None
+
+
+def too_many_failures(wait: int) -> Problem:
+    return Problem(
+        429,
+        "auth.too_many_failures",
+        limited_message(wait),
+        {"retry_after": wait},
+        {"Retry-After": str(wait)},
+    )
+
+
+def _limited(
+    request: Request, verify: Callable[[], tuple[C | None, bool]]
+) -> tuple[C | None, bool]:
+    """`verify()`'s (user, stale), within the limit on guessing: refused with a 429 Problem
+    while the attempt's account or address must wait, counted when it fails."""
+    claimed = _claimed(request)
+    if claimed is None:
+        return verify()
+    limiter = guess_limiter()
+    attempt = Attempt.of(claimed[0], request.remote_addr, claimed[1])
+    check = limiter.check(attempt)
+    if check.wait:
+        raise too_many_failures(check.wait)
+    user, stale = verify()
+    if user is not None:
+        limiter.succeeded(attempt, check)
+    elif not stale:  # a right response with an old nonce is no failure
+        wait = limiter.failed(attempt)
+        if wait:
+            raise too_many_failures(wait)
+    return user, stale
+
+
 def authenticate_outcome(request: Request) -> AuthOutcome:
     if request.authorization is None:
         loader: SessionUserLoader | None = current_app.extensions.get(_SESSION_LOADER_KEY)
         user = loader() if loader is not None else None
         return AuthOutcome(user if user is not None and user.active else None)
-    found, stale = _verify(request, _load_user)
+    found, stale = _limited(request, lambda: _verify(request, _load_user))
     return AuthOutcome(found, stale=stale)
 
 
@@ -238,9 +294,14 @@ def require_principal(fresh: bool = False) -> Principal:
             cache.forget(username)
         return principal
 
-    principal, stale = _verify(flask_request, lambda name: load(name, not fresh))
-    if principal is None and not fresh and flask_request.authorization is not None:
-        principal, stale = _verify(flask_request, lambda name: load(name, False))
+    def verify() -> tuple[Principal | None, bool]:
+        principal, stale = _verify(flask_request, lambda name: load(name, not fresh))
+        if principal is None and not fresh and flask_request.authorization is not None:
+            principal, stale = _verify(flask_request, lambda name: load(name, False))
+        return principal, stale
+
+    # The cached try and the fresh one are one attempt: counted once.
+    principal, stale = _limited(flask_request, verify)
     if principal is not None:
         return principal
     raise _unauthorized(stale)

@@ -3,6 +3,7 @@
 from server.models.aggregates import Aggregate, AggregationState
 from server.models.audit import AuditEvent
 from server.models.forms import Form, FormAssignment, FormVersion, MediaFile
+from server.models.guessing import GuessCount
 from server.models.org import OrgUnit
 from server.models.plans import (
     DmipPlan,
@@ -28,6 +29,7 @@ __all__ = [
     "Form",
     "FormAssignment",
     "FormVersion",
+    "GuessCount",
     "LoginFailure",
     "MediaFile",
     "OrgUnit",

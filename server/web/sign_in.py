@@ -8,10 +8,11 @@ from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
 from server.app_state import db_session, state
-from server.db import utcnow
+from server.auth.guessing import guess_limiter
+from server.domain.guessing import Attempt, limited_message
 from server.models import User
 from server.services.users import UserError, set_password
-from server.web import login_limit, sessions
+from server.web import sessions
 from server.web.permissions import current_user, login_required, require_user
 
 bp = Blueprint("auth", __name__)
@@ -27,13 +28,8 @@ def _safe_next(target: str | None) -> str:
     return url_for("home.index")
 
 
-def _minutes(seconds: int) -> str:
-    minutes = max(1, -(-seconds // 60))
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
+def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     next_url = request.values.get("next")
     if request.method == "GET":
         if current_user() is not None:
@@ -41,27 +37,31 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("login.html", next=next_url, username="")
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    address = request.remote_addr or "unknown"
+    # The same limit on guessing as Digest and Basic (server/auth/guessing.py).
+    limiter = guess_limiter()
+    attempt = Attempt.of(username, request.remote_addr, "web")
+    check = limiter.check(attempt)
+    if check.wait:
+        return _limited(next_url, username, check.wait)
     session = db_session()
-    now = utcnow()
-    wait = login_limit.seconds_locked(session, username, address, now)
-    if wait:
-        message = (
-            "Too many failed sign-ins for this account or from this network. "
-            f"Please wait {_minutes(wait)} and try again."
-        )
-        body = render_template("login.html", next=next_url, username=username, error=message)
-        return body, 429, {"Retry-After": str(wait)}
     user = session.scalar(select(User).where(User.username == username)) if username else None
     if user is None or not user.active or not check_password_hash(user.password_hash, password):
-        login_limit.record_failure(session, username, address, now)
-        session.commit()
+        session.rollback()
+        wait = limiter.failed(attempt)
+        if wait:
+            return _limited(next_url, username, wait)
         body = render_template("login.html", next=next_url, username=username, error=FAILED)
         return body, 401
-    login_limit.clear_failures(session, username)
-    session.commit()
+    limiter.succeeded(attempt, check)
     sessions.sign_in(user)
     return redirect(_safe_next(next_url))
+
+
+def _limited(next_url: str | None, username: str, wait: int) -> tuple[str, int, dict[str, str]]:
+    body = render_template(
+        "login.html", next=next_url, username=username, error=limited_message(wait)
+    )
+    return body, 429, {"Retry-After": str(wait)}
 
 
 @bp.post("/logout")

@@ -1,24 +1,20 @@
-"""Web sign-in: sessions, CSRF, the failed-login limit, session death on credential changes."""
+"""Web sign-in: sessions, CSRF, session death on credential changes (the limit on failed
+sign-ins: tests/auth/test_guessing_web.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.app import create_app
-from server.db import Database
 from server.domain.roles import Role
-from server.models import LoginFailure, User
+from server.models import User
 from server.services.users import create_user
 from server.settings import Settings
-from server.web import login_limit
 from tests.web_client import TOKEN, csrf_token, sign_in
 
 PASSWORD = "password-123"
@@ -132,76 +128,6 @@ def test_openrosa_routes_need_no_csrf_token(app: Flask, users: dict) -> None:
     # Collect's protocol rules answer (no file sent), not a CSRF refusal.
     assert response.status_code == 400
     assert b"OpenRosaResponse" in response.data
-
-
-def test_login_is_locked_after_repeated_failures(app: Flask, db: Session, users: dict) -> None:
-    client = app.test_client()
-    for _ in range(login_limit.USERNAME_LIMIT):
-        assert sign_in(client, "Admin", "wrong").status_code == 401
-    # Locked even with the right password, whatever the case of the name typed.
-    locked = sign_in(client, "admin", PASSWORD)
-    assert locked.status_code == 429
-    text = locked.get_data(as_text=True)
-    assert "Too many failed sign-ins" in text and "15 minutes" in text
-    assert 840 <= int(locked.headers["Retry-After"]) <= 900
-    # Another account from the same address is not locked by these failures.
-    assert sign_in(app.test_client(), "ann", PASSWORD).status_code == 302
-    # The lock lifts when the failures leave the window.
-    for failure in db.scalars(select(LoginFailure)):
-        failure.at -= login_limit.WINDOW
-    db.commit()
-    assert sign_in(client, "admin", PASSWORD).status_code == 302
-    # A successful sign-in forgives the name's earlier failures.
-    assert db.scalar(select(func.count()).select_from(LoginFailure)) == 0
-
-
-def test_address_limit_covers_guessing_many_names(app: Flask, users: dict) -> None:
-    client = app.test_client()
-    for i in range(login_limit.ADDRESS_LIMIT):
-        assert sign_in(client, f"guess{i}", "wrong").status_code == 401
-    assert sign_in(client, "ann", PASSWORD).status_code == 429
-    other_address = app.test_client()
-    response = other_address.post(
-        "/login",
-        data={"username": "ann", "password": PASSWORD, "csrf_token": csrf_token(other_address)},
-        environ_base={"REMOTE_ADDR": "10.9.9.9"},
-    )
-    assert response.status_code == 302
-
-
-def test_limit_counts_in_the_embedded_sqlite_database(sqlite_settings: Settings) -> None:
-    database = Database(sqlite_settings.database_url)
-    now = dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.UTC)
-    try:
-        with database.session() as session:
-            for minute in range(login_limit.USERNAME_LIMIT):
-                at = now + dt.timedelta(minutes=minute)
-                login_limit.record_failure(session, "Bob", "1.2.3.4", at)
-        later = now + dt.timedelta(minutes=5)
-        with database.session() as session:
-            # Locked until the oldest of the five leaves the 15-minute window (08:15).
-            assert login_limit.seconds_locked(session, "bob", "5.6.7.8", later) == 10 * 60
-            after = now + login_limit.WINDOW + dt.timedelta(seconds=1)
-            assert login_limit.seconds_locked(session, "bob", "5.6.7.8", after) == 0
-            assert login_limit.seconds_locked(session, "carol", "1.2.3.4", later) == 0
-    finally:
-        database.dispose()
-
-
-@pytest.fixture
-def sqlite_app(sqlite_settings: Settings) -> Iterator[Flask]:
-    application = create_app(sqlite_settings)
-    with application.extensions["dmip"].db.session() as session:
-        create_user(session, "admin", PASSWORD, Role.admin, sqlite_settings.auth_realm)
-    yield application
-    application.extensions["dmip"].db.dispose()
-
-
-def test_sign_in_and_lock_work_in_embedded_mode(sqlite_app: Flask) -> None:
-    client = sqlite_app.test_client()
-    for _ in range(login_limit.USERNAME_LIMIT):
-        assert sign_in(client, "admin", "wrong").status_code == 401
-    assert sign_in(client, "admin", PASSWORD).status_code == 429
 
 
 def _admin_post(client: FlaskClient, path: str, **data: str) -> int:
