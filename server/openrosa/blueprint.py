@@ -7,10 +7,10 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, request
 from werkzeug.exceptions import HTTPException
 
+from server.db import DATABASE_UNAVAILABLE
 from server.domain.problems import Problem
 from server.openrosa import forms, submission
 from server.openrosa.responses import (
-    DATABASE_UNAVAILABLE,
     add_protocol_headers,
     render_database_unavailable,
     render_http_exception,
