@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.api.blueprint import bp as api_bp
 from server.api.blueprint import database_unavailable as api_database_unavailable
+from server.api.blueprint import http_problem as api_http_problem
 from server.api.plans import bp as plans_api_bp
 from server.app_state import EXTENSION, AppState, close_db_session
 from server.db import DATABASE_UNAVAILABLE, is_database_unavailable
@@ -91,11 +92,12 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int] | tuple[Response, int]:
-        status = exc.code or 500
         if is_openrosa():
             return render_http_exception(exc)
         if request.path.startswith("/api/"):
-            return jsonify(error=errors.message_for(status)), status
+            # The API's problem document, as for its own routes: an id beyond its column's
+            # range matches no rule, and reaches only this handler.
+            return api_http_problem(exc)
         return errors.http_error_page(exc)
 
     @app.errorhandler(InternalServerError)

@@ -46,8 +46,8 @@ class BoundedIntegerConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
 
-def _unstorable(value: str) -> bool:
-    return _UNSTORABLE.search(value) is not None
+def _unstorable(value: str | None) -> bool:
+    return value is not None and _UNSTORABLE.search(value) is not None
 
 
 def _json_strings(value: Any) -> Iterator[str]:
@@ -89,10 +89,15 @@ def check_request(req: Request, read_body: bool) -> None:
     mimetype = req.mimetype
     if mimetype in _BODY_FORMS:
         for name, value in req.form.items(multi=True):
+            if name is None:
+                # A part whose Content-Disposition the parser could not read.
+                raise MalformedInput("A part of the form has no readable name. Send it again.")
             if _unstorable(name) or _unstorable(value):
                 raise _refuse(f"The form field {name!r}")
         for name, upload in req.files.items(multi=True):
-            if _unstorable(name) or _unstorable(upload.filename or ""):
+            if name is None:
+                raise MalformedInput("A file in the form has no readable name. Send it again.")
+            if _unstorable(name) or _unstorable(upload.filename):
                 raise _refuse(f"The name of the file sent as {name!r}")
     # Parsed once and cached: the handler's own get_json() reuses it. A body that is not JSON
     # at all is left to the handler, which says what it expected.
