@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions[EXTENSION] = AppState(settings)
     app.teardown_appcontext(close_db_session)
     # First of the hooks, so nothing reads a request the guard would refuse.
-    app.before_request(guard_request(_body_read_by_handler))
+    app.before_request(guard_request(_address_checked_by_handler, _body_read_by_handler))
 
     app.register_blueprint(health_bp)
     app.register_blueprint(openrosa_bp)
@@ -65,6 +65,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(plans_api_bp)
     _register_error_handlers(app)
     return app
+
+
+def _address_checked_by_handler(req: Request) -> bool:
+    """The indicator API parses its query itself (server/api/params.py), refusing NUL with
+    its own problem codes, and reads its path parameters from the catalog, not the database."""
+    return req.blueprint == "api"
 
 
 def _body_read_by_handler(req: Request) -> bool:

@@ -69,22 +69,25 @@ def _refuse(where: str) -> MalformedInput:
     )
 
 
-def check_request(req: Request, read_body: bool) -> None:
-    """Raises MalformedInput for NUL or a lone surrogate in the address, the query string, a
-    header or (with `read_body`) a form field, an uploaded file's name or a JSON body."""
+def check_request(req: Request, *, address: bool = True, body: bool = True) -> None:
+    """Raises MalformedInput for NUL in a header, and for NUL or a lone surrogate in the address
+    and the query string (with `address`) or in a form field, an uploaded file's name or a
+    JSON body (with `body`)."""
     for key, value in req.environ.items():
-        # The raw path and every header; the server decoded them, nothing is parsed here.
+        # Every header as the server decoded it (and the raw path, when that is checked).
         if isinstance(value, str) and "\x00" in value:
             if key.startswith("HTTP_"):
                 name = key[5:].replace("_", "-").title()
                 raise _refuse(f"The {name} header")
+            if address:
+                raise _refuse("The address")
+    if address:
+        if _unstorable(req.path):
             raise _refuse("The address")
-    if _unstorable(req.path):
-        raise _refuse("The address")
-    for name, value in req.args.items(multi=True):
-        if _unstorable(name) or _unstorable(value):
-            raise _refuse(f"The query parameter {name!r}")
-    if not read_body or req.method in ("GET", "HEAD", "OPTIONS"):
+        for name, value in req.args.items(multi=True):
+            if _unstorable(name) or _unstorable(value):
+                raise _refuse(f"The query parameter {name!r}")
+    if not body or req.method in ("GET", "HEAD", "OPTIONS"):
         return
     mimetype = req.mimetype
     if mimetype in _BODY_FORMS:
@@ -105,13 +108,17 @@ def check_request(req: Request, read_body: bool) -> None:
         raise _refuse("The JSON body")
 
 
-def guard_request(skip_body: Callable[[Request], bool]) -> Callable[[], None]:
-    """A before_request hook running `check_request`; `skip_body` names requests whose body
-    a handler streams itself (Collect's submissions), which the hook must not read first."""
+def guard_request(
+    own_address_checks: Callable[[Request], bool], own_body: Callable[[Request], bool]
+) -> Callable[[], None]:
+    """A before_request hook running `check_request`. `own_address_checks` names requests
+    whose handlers check their path and query themselves, in their own codes (the indicator
+    API's); `own_body` those whose body a handler streams itself (Collect's submissions),
+    which the hook must not read first."""
 
     def _guard() -> None:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        check_request(req, read_body=not skip_body(req))
+        check_request(req, address=not own_address_checks(req), body=not own_body(req))
 
     return _guard
 
