@@ -6,17 +6,25 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.api.blueprint import bp as api_bp
+from server.api.blueprint import database_unavailable as api_database_unavailable
+from server.api.blueprint import http_problem as api_http_problem
 from server.api.plans import bp as plans_api_bp
 from server.app_state import EXTENSION, AppState, close_db_session
+from server.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from server.health import bp as health_bp
+from server.http_guards import BoundedIntegerConverter, chunked_input_errors_as_400, guard_request
 from server.openrosa.blueprint import bp as openrosa_bp
 from server.openrosa.blueprint import openrosa_request
-from server.openrosa.responses import render_http_exception, render_unexpected
+from server.openrosa.responses import (
+    render_database_unavailable,
+    render_http_exception,
+    render_unexpected,
+)
 from server.settings import Settings
 from server.web import errors
 from server.web.wiring import init_web
@@ -31,6 +39,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings.attachments_dir.mkdir(parents=True, exist_ok=True)
 
     app = Flask(__name__)
+    # Before any rule is added: every `<int:...>` is bounded, so an id too large for its
+    # column is a 404 rather than the database's out-of-range error.
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_submission_bytes,
@@ -40,8 +51,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.wsgi_app = chunked_input_errors_as_400(app.wsgi_app)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = AppState(settings)
     app.teardown_appcontext(close_db_session)
+    # First of the hooks, so nothing reads a request the guard would refuse.
+    app.before_request(guard_request(_address_checked_by_handler, _body_read_by_handler))
 
     app.register_blueprint(health_bp)
     app.register_blueprint(openrosa_bp)
@@ -53,23 +67,50 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     return app
 
 
+def _address_checked_by_handler(req: Request) -> bool:
+    """The indicator API parses its query itself (server/api/params.py), refusing NUL with
+    its own problem codes, and reads its path parameters from the catalog, not the database."""
+    return req.blueprint == "api"
+
+
+def _body_read_by_handler(req: Request) -> bool:
+    """Requests whose body the guard leaves alone: Collect's, which the receiver streams to
+    disk itself, and those for no route, which are refused without reading it."""
+    return req.blueprint == "openrosa" or req.routing_exception is not None
+
+
 def _register_error_handlers(app: Flask) -> None:
     """Errors no blueprint handled (an unknown URL or method, a body too large, an unexpected
     exception) in the dialect of the client: OpenRosa XML for Collect, JSON under /api/, plain
-    words on a page for a person."""
+    words on a page for a person. A database that is away is a 503 with Retry-After wherever it
+    shows: in a handler, a hook, or while a response is finished."""
     is_openrosa = openrosa_request(app)
+
+    def database_unavailable(exc: BaseException) -> Response:
+        if is_openrosa():
+            return render_database_unavailable(exc)
+        if request.path.startswith("/api/"):
+            return api_database_unavailable(exc)
+        return errors.unavailable_page(exc)
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int] | tuple[Response, int]:
-        status = exc.code or 500
         if is_openrosa():
             return render_http_exception(exc)
         if request.path.startswith("/api/"):
-            return jsonify(error=errors.message_for(status)), status
+            # The API's problem document, as for its own routes: an id beyond its column's
+            # range matches no rule, and reaches only this handler.
+            return api_http_problem(exc)
         return errors.http_error_page(exc)
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: HTTPException) -> Response | tuple[str, int] | tuple[Response, int]:
+        original = getattr(exc, "original_exception", None)
+        if is_database_unavailable(original):
+            return database_unavailable(original)  # type: ignore[arg-type]
         if is_openrosa():
             return render_unexpected(getattr(exc, "original_exception", None) or exc)
         if request.path.startswith("/api/"):

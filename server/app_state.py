@@ -3,6 +3,8 @@ database session. Handlers import these; only entry points import the app factor
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,8 @@ from server.settings import Settings
 from server.task_queue import TaskSender
 
 EXTENSION = "dmip"
+
+log = logging.getLogger(__name__)
 
 
 class AppState:
@@ -40,7 +44,16 @@ def open_db_session() -> Session | None:
 
 
 def close_db_session(_exc: BaseException | None = None) -> None:
-    """Ends the request's session (an app-context teardown)."""
+    """Ends the request's session (an app-context teardown).
+
+    The response is already made when this runs, so nothing may escape: an exception here
+    would replace that response with a bare 500. Closing returns the connection to the pool,
+    whose reset of a broken one is what can fail; the pool discards such a connection.
+    """
     session: Session | None = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except Exception:
+        log.warning("closing the request's database session failed", exc_info=True)

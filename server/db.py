@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -30,7 +31,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
@@ -157,6 +159,35 @@ def among(
     if postgresql:
         return column != all_(values) if negate else column == any_(values)
     return column.not_in(values) if negate else column.in_(values)
+
+
+# What a database that restarts or is unreachable raises: the connection broke or could not be
+# made (OperationalError, InterfaceError, SQLite's "database is locked" included), a pooled one
+# failed its ping (DisconnectionError), or the pool could not hand one out in time. psycopg's
+# own classes are there for code that talks to a raw connection (the receiver's held one).
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+# Seconds a client is asked to wait before trying again while the database is away: a restart
+# takes a few, and Collect keeps the submission meanwhile.
+RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` (or the exception it was raised from) says the database is away for the
+    moment, rather than that the request or the code is wrong: such a request answers 503."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, DATABASE_UNAVAILABLE):
+            return True
+        exc = exc.__cause__
+        seen += 1
+    return False
 
 
 # Seconds a connection may sit unused before it is pinged ahead of its next use.

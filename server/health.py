@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.app_state import db_session
+from server.db import RETRY_AFTER_SECONDS
 
 bp = Blueprint("health", __name__)
 
@@ -17,5 +18,9 @@ def healthz():  # type: ignore[no-untyped-def]
     try:
         db_session().execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        return jsonify(status="unavailable", database=type(exc).__name__), 503
+        return (
+            jsonify(status="unavailable", database=type(exc).__name__),
+            503,
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return jsonify(status="ok", database="ok")

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from server.api import indicators
 from server.auth.http import challenge_headers
+from server.db import RETRY_AFTER_SECONDS, is_database_unavailable
 from server.domain.problems import Problem, not_found
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,22 @@ def http_problem(exc: HTTPException) -> Response:
     )
 
 
+def database_unavailable(exc: BaseException) -> Response:
+    """503 with Retry-After: the database is away for a moment; the same request will do."""
+    log.warning("database unavailable on %s: %s", request.path, exc)
+    return problem_response(
+        Problem(
+            503,
+            "server.unavailable",
+            "The server cannot reach its database for a moment; try again in a few seconds.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    )
+
+
 def unexpected(exc: Exception) -> Response:
+    if is_database_unavailable(exc):
+        return database_unavailable(exc)
     log.exception("API request failed")
     return problem_response(
         Problem(500, "server.error", "Something went wrong on the server; it has been logged.")

@@ -91,7 +91,9 @@ class Query:
         raw = self.text("limit")
         if raw is None:
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        # isdecimal, not isdigit: int() refuses digits such as "²"; the length check keeps
+        # int() from a string of thousands of digits, which it refuses too.
+        if not (raw.isdecimal() and len(raw) <= len(str(maximum))) or not 1 <= int(raw) <= maximum:
             raise bad_request(
                 "api.bad_limit",
                 f"limit must be a whole number from 1 to {maximum}, not {raw!r}.",

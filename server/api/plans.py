@@ -301,7 +301,8 @@ def changes(plan_id: int, key: str) -> Response:
     return jsonify({"since": since, "changed": any(k != "same" for k, _ in lines), "lines": lines})
 
 
-@bp.get("/plans/<int:plan_id>/versions/<int:number>")
+# A version's number is an INTEGER column: beyond its range is no version at all.
+@bp.get("/plans/<int:plan_id>/versions/<int(max=2147483647):number>")
 def version(plan_id: int, number: int) -> Response:
     plan, _ = _plan(plan_id, _reader())
     frozen = db_session().scalar(

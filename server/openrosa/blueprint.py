@@ -7,10 +7,10 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, request
 from werkzeug.exceptions import HTTPException
 
+from server.db import DATABASE_UNAVAILABLE
 from server.domain.problems import Problem
 from server.openrosa import forms, submission
 from server.openrosa.responses import (
-    DATABASE_UNAVAILABLE,
     add_protocol_headers,
     render_database_unavailable,
     render_http_exception,
@@ -37,17 +37,13 @@ bp.after_request(add_protocol_headers)
 def openrosa_request(app: Flask) -> Callable[[], bool]:
     """A test of whether the current request is for an OpenRosa URL, routed or not (the fixed
     start of every OpenRosa URL: /formList, /forms/, /submission)."""
-    prefixes = tuple(
-        sorted(
-            {
-                rule.rule.split("<", 1)[0]
-                for rule in app.url_map.iter_rules()
-                if rule.endpoint.startswith("openrosa.")
-            }
-        )
-    )
+    rules = [r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("openrosa.")]
+    # A rule without parameters is one exact path: /submission, not /submissions/... too.
+    exact = frozenset(rule for rule in rules if "<" not in rule)
+    prefixes = tuple(sorted({rule.split("<", 1)[0] for rule in rules if "<" in rule}))
 
     def is_openrosa() -> bool:
-        return request.blueprint == "openrosa" or request.path.startswith(prefixes)
+        path = request.path
+        return request.blueprint == "openrosa" or path in exact or path.startswith(prefixes)
 
     return is_openrosa

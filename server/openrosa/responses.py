@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 
 from flask import Response, request
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
 from server.app_state import state
 from server.auth.http import challenge_headers
+from server.db import RETRY_AFTER_SECONDS, is_database_unavailable
 from server.domain.problems import Problem
+from server.http_guards import MalformedInput
 from server.openrosa.xml_documents import openrosa_response
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ def render_http_exception(exc: HTTPException) -> Response:
             f"The submission is larger than the server accepts ({limit} bytes). "
             "Send fewer or smaller attachments at a time."
         )
+    elif isinstance(exc, MalformedInput):
+        message = exc.description or _HTTP_MESSAGES[400]
     else:
         message = _HTTP_MESSAGES.get(status) or exc.description or exc.name
     response = message_response(message, status)
@@ -82,17 +84,14 @@ def render_http_exception(exc: HTTPException) -> Response:
 
 
 def render_unexpected(exc: Exception) -> Response:
+    if is_database_unavailable(exc):
+        return render_database_unavailable(exc)
     log.exception("unexpected error on an OpenRosa endpoint")
     return message_response(
         "The server had a problem with this request. Please try again later; sending a "
         "submission again never stores it twice.",
         500,
     )
-
-
-# What a database that restarts or is unreachable raises: the connection broke or could not be
-# made (OperationalError, InterfaceError), or the pool could not hand one out in time.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError)
 
 
 def render_database_unavailable(exc: Exception) -> Response:
@@ -104,5 +103,5 @@ def render_database_unavailable(exc: Exception) -> Response:
         "sending a submission again never stores it twice.",
         503,
     )
-    response.headers["Retry-After"] = "5"
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

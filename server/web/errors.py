@@ -9,6 +9,9 @@ from flask import Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from server.db import RETRY_AFTER_SECONDS
+from server.http_guards import MalformedInput
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -19,6 +22,11 @@ MESSAGES = {
     405: ("Not allowed here", "This page cannot be used that way. Go back and use its buttons."),
     413: ("File too large", "The file you sent is larger than the server accepts."),
     429: ("Too many attempts", "Please wait a little and try again."),
+    503: (
+        "Please try again in a moment",
+        "The server cannot reach its database just now. Wait a few seconds, then reload the "
+        "page or send the form again.",
+    ),
 }
 SERVER_ERROR = (
     "Something went wrong",
@@ -46,6 +54,8 @@ def http_error_page(exc: HTTPException) -> Response | tuple[str, int]:
     if status >= 500:
         return server_error_page(exc)
     message = CSRF_MESSAGE if isinstance(exc, CSRFError) else None
+    if isinstance(exc, MalformedInput):
+        message = exc.description
     if status == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         if limit:
@@ -64,6 +74,15 @@ def log_unexpected(exc: HTTPException) -> None:
     original = getattr(exc, "original_exception", None)
     if original is not None:
         log.error("unexpected error on %s", request.path, exc_info=original)
+
+
+def unavailable_page(exc: BaseException) -> Response:
+    """503 with Retry-After while the database is away: nothing is wrong with the request."""
+    log.warning("database unavailable on %s: %s", request.path, exc)
+    body, code = render_error(503)
+    response = current_app.make_response((body, code))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def server_error_page(exc: HTTPException) -> tuple[str, int]:

@@ -36,6 +36,7 @@ from server.domain.gaps import GapRow
 from server.domain.quality.expectations import Expectations, ExpectationsError, load_expectations
 from server.domain.roles import READERS
 from server.domain.scope import Scope
+from server.http_guards import BIGINT_MAX
 from server.models import Aggregate, OrgUnit
 from server.models.org import OrgLevel
 from server.quality.gap_analysis import gap_analysis
@@ -219,6 +220,8 @@ def value(code: str, indicator_id: str) -> str:
         after = max(int(request.args.get("after", "0")), 0)
     except ValueError:
         refuse(400, "The page position (after) must be a whole number.")
+    if after > BIGINT_MAX:
+        refuse(400, "The page position (after) is larger than any on this page.")
     found = reading.submissions_behind(
         session, indicator.id, place.path, cycle, after, PAGE + 1, loaded
     )
