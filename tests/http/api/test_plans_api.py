@@ -184,9 +184,11 @@ def test_document_jobs(
         client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"}, "admin"
     )
     assert synthesis.status_code == 202
-    # The synthesis shows D2 too, outside coord's district.
-    outside = _send(client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"})
-    assert outside.status_code == 403 and outside.get_json()["details"]["districts"] == ["D2"]
+    # The admin's synthesis shows D2 too, outside coord's district; coord's own shows D1 only.
+    refused = _get(client, synthesis.get_json()["url"])
+    assert refused.status_code == 403 and refused.get_json()["details"]["districts"] == ["D2"]
+    own = _send(client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"})
+    assert own.status_code == 202
     assert (
         _send(
             client, "POST", "/api/v1/documents", {"cycle": "2025/26", "format": "pdf"}, "staff"
