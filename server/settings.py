@@ -89,6 +89,10 @@ class Settings:
     # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn; their
     # X-Forwarded-* headers are trusted for that many hops so URLs given to Collect are right.
     trusted_proxies: int = 0
+    # Seconds a request body may go without a byte arriving before the server gives up on it
+    # (408, or the connection closed): a phone that lost its signal mid-upload must not hold
+    # a web thread. Between bytes, not in total, so a slow but moving upload still finishes.
+    body_timeout: int = 30
     embedded: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -169,6 +173,7 @@ class Settings:
                 env, "DMIP_JOB_FILE_RETENTION_DAYS", cls.job_file_retention_days, minimum=1
             ),
             trusted_proxies=_int(env, "DMIP_TRUSTED_PROXIES", 0),
+            body_timeout=_int(env, "DMIP_BODY_TIMEOUT", cls.body_timeout, minimum=1),
             embedded=_bool(env, "DMIP_EMBEDDED", embedded_default),
         )
 
