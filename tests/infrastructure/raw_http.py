@@ -93,14 +93,14 @@ def get_status(url: str, timeout: float = ANSWER_DEADLINE) -> int:
         return int(exc.code)
 
 
-def read_all_endings(socks: list[socket.socket]) -> list[Ending]:
-    """How each connection ended, read side by side so one slow ending does not eat the
-    deadline of the others."""
+def read_all_endings(socks: list[socket.socket], deadline: float = ANSWER_DEADLINE) -> list[Ending]:
+    """How each connection ended within `deadline` seconds, read side by side so that one slow
+    ending does not eat the deadline of the others."""
     endings: list[Ending | BaseException | None] = [None] * len(socks)
 
     def read(index: int) -> None:
         try:
-            endings[index] = read_until_closed(socks[index])
+            endings[index] = read_until_closed(socks[index], deadline)
         except BaseException as exc:  # reported below, in the test's thread
             endings[index] = exc
 
