@@ -15,6 +15,11 @@ bodies before gunicorn sees them, so slow clients cost nginx a buffer, not a thr
 
 import multiprocessing
 import os
+import socket
+import struct
+from typing import Any
+
+from server.settings import Settings
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Threads, not only processes: a submission spends much of its time waiting on PostgreSQL's
@@ -52,3 +57,16 @@ limit_request_field_size = 8190
 preload_app = False
 accesslog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# A client that sends part of its headers and stops would hold its thread for good too: the
+# thread reads headers from a blocking socket, before the app (and its body timeout) runs.
+# SO_RCVTIMEO on the listening sockets, which each accepted connection inherits (Linux), makes
+# such a blocking read give up after the same seconds; gunicorn then closes the connection.
+# Python's own socket timeouts (the body timeout's) take over where they are set.
+_READ_TIMEOUT = int(os.environ.get("DMIP_BODY_TIMEOUT") or Settings.body_timeout)
+
+
+def when_ready(server: Any) -> None:
+    timeval = struct.pack("ll", max(1, _READ_TIMEOUT), 0)
+    for listener in server.LISTENERS:
+        listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)

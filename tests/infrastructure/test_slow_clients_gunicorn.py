@@ -136,6 +136,17 @@ def test_stalled_bodies_do_not_hold_the_server(gunicorn: Gunicorn) -> None:
     assert b"<OpenRosaResponse" in endings[0].received
 
 
+def test_stalled_headers_do_not_hold_the_server(gunicorn: Gunicorn) -> None:
+    stalled = []
+    for _ in range(STALLED):
+        sock = socket.create_connection(("127.0.0.1", gunicorn.port), timeout=120)
+        sock.sendall(b"POST /submission HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no more
+        stalled.append(sock)
+    assert get_status(f"{gunicorn.url}/healthz") == 200
+    endings = read_all_endings(stalled)
+    assert [e.received for e in endings] == [b""] * STALLED  # closed, nothing to answer
+
+
 def test_a_slow_upload_that_keeps_moving_is_received(gunicorn: Gunicorn) -> None:
     body = multipart(instance(new_instance_id()), {"p.jpg": os.urandom(40_000)})
     pieces = 8
