@@ -101,6 +101,10 @@ class Settings:
     guess_address_free_failures: int = 50
     guess_address_max_delay: int = 300
     guess_window: int = 86400
+    # Seconds a request body may go without a byte arriving before the server gives up on it
+    # (408, or the connection closed): a phone that lost its signal mid-upload must not hold
+    # a web thread. Between bytes, not in total, so a slow but moving upload still finishes.
+    body_timeout: int = 30
     embedded: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -197,6 +201,7 @@ class Settings:
                 env, "DMIP_GUESS_ADDRESS_MAX_DELAY", cls.guess_address_max_delay
             ),
             guess_window=_int(env, "DMIP_GUESS_WINDOW", cls.guess_window, minimum=60),
+            body_timeout=_int(env, "DMIP_BODY_TIMEOUT", cls.body_timeout, minimum=1),
             embedded=_bool(env, "DMIP_EMBEDDED", embedded_default),
         )
 

@@ -45,6 +45,7 @@ def serve(
     from server.demo.dataset import last_complete_cycle
     from server.demo.load import load_demo_data
     from server.embedded.bootstrap import bootstrap_embedded
+    from server.embedded.http_server import waitress_options
     from server.embedded.supervisor import WorkerSupervisor, worker_command, worker_environment
 
     settings = ctx.settings
@@ -73,7 +74,9 @@ def serve(
     prepare_for_requests(app)
     try:
         # Bound before the worker starts, so a busy port is reported with nothing to clean up.
-        server = create_server(app, host=host, port=port, threads=threads)
+        server = create_server(
+            app, host=host, port=port, **waitress_options(settings, threads=threads)
+        )
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server "
