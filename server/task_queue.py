@@ -35,10 +35,29 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 4,
+        # A worker outlives its broker: it retries the connection at startup and after a loss,
+        # forever (Celery's default gives up after 100 attempts, about an hour, and exits).
         "broker_connection_retry_on_startup": True,
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        # A task running when the connection drops finishes and commits; its ack is lost, so
+        # Redis redelivers the message, which then finds the submission already processed.
+        # Cancelling it instead would only throw the work away.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # A publish must not hang a web request when the broker is away.
         "broker_connection_timeout": 2,
-        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_transport_options": {
+            # A message whose worker died unacknowledged goes back on the queue after this; the
+            # sweeper re-sends a submission long before (after DMIP_SWEEP_GRACE).
+            "visibility_timeout": 3600,
+            # Bound every wait on Redis: connecting to a host that does not answer, and a read
+            # on a connection that died without closing (a failover, a NAT or firewall
+            # timeout), which would otherwise block a publish forever. Longer than the
+            # worker's 1 s BRPOP, so an idle worker never times out.
+            "socket_connect_timeout": 2,
+            "socket_timeout": 10,
+            "socket_keepalive": True,
+        },
         "beat_schedule": {
             "sweep": {
                 "task": SWEEP,
