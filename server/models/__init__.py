@@ -16,7 +16,7 @@ from server.models.plans import (
 )
 from server.models.submissions import Attachment, Submission, SubmissionReview, SubmissionRow
 from server.models.users import User, UserScope
-from server.models.web import ExportJob, LoginFailure
+from server.models.web import ExportJob
 
 __all__ = [
     "Aggregate",
@@ -30,7 +30,6 @@ __all__ = [
     "FormAssignment",
     "FormVersion",
     "GuessCount",
-    "LoginFailure",
     "MediaFile",
     "OrgUnit",
     "PlanComment",

@@ -1,32 +1,14 @@
-"""Tables for the web app: sign-in failures (for rate limiting) and export jobs."""
+"""Tables for the web app: export jobs."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, intpk, utcnow
-
-
-class LoginFailure(Base):
-    """One refused web sign-in. Counted per username and per client address over a window, in
-    the database so every gunicorn worker (and the embedded SQLite mode) sees the same count."""
-
-    __tablename__ = "login_failures"
-
-    id: Mapped[intpk]
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # Lower-cased as typed, whether or not such a user exists, so guessing names is limited too.
-    username: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str] = mapped_column(String(64))
-
-    __table_args__ = (
-        Index("ix_login_failures_username_at", "username", "at"),
-        Index("ix_login_failures_address_at", "address", "at"),
-    )
 
 
 class ExportJob(Base):
