@@ -292,6 +292,12 @@ def _write_rows(
             return IngestResult(new_id, Outcome.created, needs_processing=True)
     existing = _by_instance(session, incoming.form_id, meta.instance_id)
     if existing is not None:
+        if incoming.submitter_id != existing.submitter_id and (
+            stored or (existing.incomplete and not incoming.incomplete)
+        ):
+            # A resend that would add or replace a file, or complete the submission, changes
+            # it: only its sender or a reviewer of its area may (the same rule as an edit).
+            require_may_replace(session, existing, incoming.submitter_id, incoming.editor)
         return _resend(existing, incoming, xml_sha256, stored, now)
 
     previous = None

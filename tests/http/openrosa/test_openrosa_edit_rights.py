@@ -156,3 +156,21 @@ def test_the_write_checks_again_on_the_original_it_locks(client, world, monkeypa
     assert response.status_code == 403
     assert f"You may not edit submission {iid}" in message(response)
     assert set(rows(world)) == {iid}
+
+
+@pytest.mark.parametrize(("sender", "status"), [("ann", 201), ("cora", 201), ("bob", 403)])
+def test_a_resend_that_would_change_the_files_follows_the_same_rule(  # type: ignore[no-untyped-def]
+    client, world, sender: str, status: int
+) -> None:
+    iid = original(client)
+    xml = instance(iid, photo="photo.jpg")
+    response = post(client, xml, sender, {"photo.jpg": NEW_PHOTO})
+    assert response.status_code == status, response.data
+    world.expire_all()
+    kept = world.scalars(select(Attachment.sha256)).all()
+    expected = NEW_PHOTO if status == 201 else PHOTO
+    assert kept == [hashlib.sha256(expected).hexdigest()]
+    if status == 403:
+        assert "You may not edit submission" in message(response)
+    # A resend that changes nothing is the idempotent answer, whoever sends it.
+    assert post(client, xml, "bob").status_code in (200, 201)
