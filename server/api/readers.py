@@ -8,7 +8,6 @@ read nothing here.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.aggregation import reading
@@ -16,7 +15,8 @@ from server.auth.http import require_user
 from server.domain.problems import forbidden, not_found
 from server.domain.roles import READERS
 from server.domain.scope import Scope
-from server.models import OrgUnit, User
+from server.models import User
+from server.models.org import unit_by_code
 
 
 def api_user() -> User:
@@ -33,7 +33,7 @@ def api_user() -> User:
 
 def unit_in_scope(session: Session, code: str, scope: Scope) -> reading.Unit:
     """The org unit with this code; 404 when there is none, 403 when outside the scope."""
-    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+    unit = unit_by_code(session, code)
     if unit is None:
         raise not_found("api.unknown_org_unit", f"There is no org unit with code {code!r}.")
     if not scope.covers(unit.path):

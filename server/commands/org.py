@@ -10,7 +10,7 @@ from sqlalchemy import select
 from server.cli_support import Context, pass_context
 from server.db import Database
 from server.models import OrgUnit
-from server.models.org import LEVEL_ORDER, OrgLevel
+from server.models.org import LEVEL_ORDER, OrgLevel, unit_by_code
 from server.services.orgunit_media import label, refresh_orgunit_media
 from server.services.orgunits import OrgFileError, import_org_units, parse_org_csv
 from server.storage.blobs import BlobStore
@@ -76,7 +76,7 @@ def list_(ctx: Context, level: str | None, under: str | None) -> None:
             if level:
                 query = query.where(OrgUnit.level == OrgLevel(level))
             if under:
-                parent = session.scalar(select(OrgUnit).where(OrgUnit.code == under))
+                parent = unit_by_code(session, under)
                 if parent is None:
                     raise click.ClickException(f"no org unit has the code {under!r}")
                 query = query.where(OrgUnit.path.startswith(parent.path, autoescape=True))

@@ -4,8 +4,19 @@ import enum
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Enum, ForeignKey, Index, String, false, or_, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    false,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from server.db import Base, intpk
 from server.domain.scope import Scope
@@ -51,6 +62,21 @@ class OrgUnit(Base):
 
     def contains(self, other: OrgUnit) -> bool:
         return other.path.startswith(self.path)
+
+
+def canonical_code(code: str) -> str:
+    """A code as the register keeps it: surrounding whitespace dropped, upper case.
+
+    Codes enter the register upper-cased (server/services/orgunits.py), so whatever matches a
+    typed or sent code case-insensitively (the receiver, once per submission) looks up its
+    canonical form through the plain unique index on the column, with no functional index on
+    lower(code) to keep in step."""
+    return code.strip().upper()
+
+
+def unit_by_code(session: Session, code: str) -> OrgUnit | None:
+    """The org unit with this code, in whatever case it was typed."""
+    return session.scalar(select(OrgUnit).where(OrgUnit.code == canonical_code(code)))
 
 
 def under(path_column: Any, prefixes: Sequence[str]) -> ColumnElement[bool]:

@@ -29,6 +29,7 @@ from server.domain.xform.submission_meta import (
 )
 from server.models import OrgUnit
 from server.models.forms import VersionState
+from server.models.org import canonical_code
 from server.openrosa.deps import Place, Receiver, receiver
 from server.openrosa.form_cache import FormTarget
 from server.openrosa.responses import xml_response
@@ -42,7 +43,7 @@ from server.services.ingest import (
     ingest_submission,
 )
 from server.services.ingest_edits import Editor
-from server.services.orgunits import MAX_CODE_LENGTH, canonical_code
+from server.services.orgunits import MAX_CODE_LENGTH
 
 XML_PART = "xml_submission_file"
 INCOMPLETE_PART = "*isIncomplete*"

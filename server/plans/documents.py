@@ -21,6 +21,7 @@ from server.domain.scope import Scope
 from server.exports.docx import render_docx
 from server.exports.pdf import render_pdf
 from server.models import DmipPlan, OrgUnit, PlanState
+from server.models.org import unit_by_code
 from server.plans import content
 from server.plans.read_facts import district_facts
 from server.plans.regenerate import load, regenerate
@@ -119,7 +120,7 @@ def synthesis_document(
 
 def plan_for(session: Session, district_code: str, cycle: str | None) -> DmipPlan:
     """The plan of a district (by org unit code) for `cycle`, or its latest cycle."""
-    district = session.scalar(select(OrgUnit).where(OrgUnit.code == district_code))
+    district = unit_by_code(session, district_code)
     if district is None:
         raise DocumentError(f"no org unit has the code {district_code!r}")
     query = select(DmipPlan).where(DmipPlan.district_id == district.id)

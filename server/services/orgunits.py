@@ -21,23 +21,16 @@ from sqlalchemy.orm import Session
 
 from server.aggregation import catalog_state
 from server.models import AuditEvent, OrgUnit, User
-from server.models.org import LEVEL_ORDER, OrgLevel
+from server.models.org import LEVEL_ORDER, OrgLevel, canonical_code
 from server.settings import PROJECT_ROOT
 
 UGANDA_CSV = PROJECT_ROOT / "forms" / "orgunits" / "uganda.csv"
 COLUMNS = ("code", "name", "level", "parent_code")
-# Codes are kept upper case: they enter the register through `import_org_units`, which upper-
-# cases them, so anything matching a code case-insensitively (the receiver, once per
-# submission) looks up `canonical_code(code)` through the plain unique index on the column,
-# with no functional index on lower(code) to keep in step.
+# Codes are kept upper case (server/models/org.py `canonical_code`): they enter the register
+# through `import_org_units`, which upper-cases them.
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{0,63}$")
 MAX_CODE_LENGTH = 64
 MAX_NAME = 255
-
-
-def canonical_code(code: str) -> str:
-    """A code as the register keeps it: surrounding whitespace dropped, upper case."""
-    return code.strip().upper()
 
 
 @dataclass(frozen=True)

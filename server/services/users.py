@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from server.domain.roles import Role
-from server.models import OrgUnit, User, UserScope
+from server.models import User, UserScope
+from server.models.org import unit_by_code
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
@@ -58,7 +59,7 @@ def create_user(
     user = User(username=username, role=role, display_name=display_name or username)
     set_password(user, password, realm)
     for code in scope_codes:
-        unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+        unit = unit_by_code(session, code)
         if unit is None:
             raise UserError(f"No org unit has the code {code!r}.")
         user.scopes.append(UserScope(org_unit=unit))

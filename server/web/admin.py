@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from server.app_state import db_session, state
 from server.domain.roles import Role
 from server.models import OrgUnit, User
-from server.models.org import LEVEL_ORDER, OrgLevel
+from server.models.org import LEVEL_ORDER, OrgLevel, unit_by_code
 from server.services.orgunit_media import refresh_orgunit_media
 from server.services.orgunits import OrgFileError, import_org_units, parse_org_csv
 from server.services.users import UserError, create_user, set_password
@@ -168,7 +168,7 @@ def _orgunits_page(report: object = None, file_error: str | None = None) -> str:
     parent_code = request.args.get("parent", "").strip()
     parent = None
     if parent_code:
-        parent = session.scalar(select(OrgUnit).where(OrgUnit.code == parent_code))
+        parent = unit_by_code(session, parent_code)
         if parent is None:
             abort(404)
     query = select(OrgUnit).order_by(OrgUnit.name)

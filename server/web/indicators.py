@@ -38,7 +38,7 @@ from server.domain.roles import READERS
 from server.domain.scope import Scope
 from server.http_guards import BIGINT_MAX
 from server.models import Aggregate, OrgUnit
-from server.models.org import OrgLevel
+from server.models.org import OrgLevel, unit_by_code
 from server.quality.gap_analysis import gap_analysis
 from server.queries import json_rows
 from server.queries.org_units import visible_units
@@ -98,7 +98,7 @@ def submission_url(submission_id: int) -> str | None:
 
 
 def unit_or_404(session: Session, code: str) -> OrgUnit:
-    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+    unit = unit_by_code(session, code)
     if unit is None:
         refuse(404, f"There is no district or sub-county with the code {code!r}.")
     require_in_scope(unit)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from server.aggregation import catalog_state
 from server.db import Database
 from server.models import AuditEvent, OrgUnit
-from server.models.org import OrgLevel
+from server.models.org import OrgLevel, unit_by_code
 from server.services.orgunits import (
     UGANDA_CSV,
     OrgFileError,
@@ -26,6 +26,7 @@ from server.services.orgunits import (
     parse_org_csv,
     rows_from_mappings,
 )
+from server.services.users import create_user
 from server.settings import Settings
 
 
@@ -253,3 +254,18 @@ def test_any_permutation_imports_the_same_hierarchy_twice(
         transaction.rollback()
         connection.close()
         database.dispose()
+
+
+def test_codes_are_found_in_whatever_case_they_are_typed(session: Session) -> None:
+    ensure_uganda(session)
+    session.commit()
+    district = session.scalars(
+        select(OrgUnit).where(OrgUnit.level == OrgLevel.district).order_by(OrgUnit.code)
+    ).first()
+    assert district is not None and district.code == district.code.upper()
+    for typed in (district.code, district.code.lower(), f"  {district.code.title()} \n"):
+        assert unit_by_code(session, typed) is district
+    assert unit_by_code(session, "UG-NOWHERE") is None
+    # Where a person types codes: an account's areas.
+    user = create_user(session, "lower", "a-long-password-1", "coordinator", "DMIP", [typed])
+    assert [s.org_unit for s in user.scopes] == [district]
