@@ -13,9 +13,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server.api.blueprint import bp as api_bp
 from server.api.blueprint import database_unavailable as api_database_unavailable
 from server.api.blueprint import http_problem as api_http_problem
+from server.api.blueprint import problem_response as api_problem
 from server.api.plans import bp as plans_api_bp
 from server.app_state import EXTENSION, AppState, close_db_session
 from server.db import DATABASE_UNAVAILABLE, is_database_unavailable
+from server.domain.problems import Problem
 from server.health import bp as health_bp
 from server.http_guards import BoundedIntegerConverter, chunked_input_errors_as_400, guard_request
 from server.openrosa.blueprint import bp as openrosa_bp
@@ -23,6 +25,7 @@ from server.openrosa.blueprint import openrosa_request
 from server.openrosa.responses import (
     render_database_unavailable,
     render_http_exception,
+    render_problem,
     render_unexpected,
 )
 from server.settings import Settings
@@ -95,6 +98,16 @@ def _register_error_handlers(app: Flask) -> None:
 
     for unavailable in DATABASE_UNAVAILABLE:
         app.register_error_handler(unavailable, database_unavailable)
+
+    @app.errorhandler(Problem)
+    def problem(exc: Problem) -> Response | tuple[str, int]:
+        # A Problem raised below a web page's handler (a full disk under an upload, say): the
+        # OpenRosa and API blueprints render their own before this is reached.
+        if is_openrosa():
+            return render_problem(exc)
+        if request.path.startswith("/api/"):
+            return api_problem(exc)
+        return errors.problem_page(exc)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int] | tuple[Response, int]:

@@ -52,3 +52,19 @@ def too_large(limit: int) -> Problem:
         f"The submission is larger than the server accepts ({limit} bytes).",
         {"limit": limit},
     )
+
+
+# How long a client waits before trying again when the server's disk will not take its files.
+STORAGE_RETRY_AFTER_SECONDS = 60
+
+
+def insufficient_storage() -> Problem:
+    """507: the server's disk is full or cannot be written. Nothing was stored, and nothing is
+    wrong with the request: Collect keeps the submission and sends it again later."""
+    return Problem(
+        507,
+        "server.storage_unavailable",
+        "The server cannot store files just now (its disk is full or cannot be written). "
+        "Nothing was saved; please send again later.",
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    )

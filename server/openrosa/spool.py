@@ -15,6 +15,7 @@ part.)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from typing import IO
 from flask import Request
 from multipart import MultipartError, MultipartSegment, PushMultipartParser
 
-from server.domain.problems import Problem, bad_request
+from server.domain.problems import Problem, bad_request, insufficient_storage
+from server.storage.blobs import no_room
 
 # A body no bigger than this keeps its file parts in memory (werkzeug's threshold too).
 IN_MEMORY_LIMIT = 500 * 1024
@@ -85,6 +87,11 @@ def parse_multipart(request: Request, uploads_dir: Path, max_field_bytes: int | 
     except MultipartError as exc:
         parts.discard()
         raise _malformed(str(exc)[:200]) from None
+    except OSError as exc:
+        parts.discard()
+        if no_room(exc):  # the spool's disk is full or read-only
+            raise insufficient_storage() from exc
+        raise
     except BaseException:
         parts.discard()
         raise
@@ -130,9 +137,11 @@ class _Parts:
             self._chunks.append(event)
 
     def discard(self) -> None:
-        """Close (and so delete) every part opened so far."""
+        """Close (and so delete) every part opened so far. A part on a full disk cannot flush
+        what it buffered: it is deleted all the same, and the request's own error stands."""
         for stream in self.opened:
-            stream.close()
+            with contextlib.suppress(OSError):
+                stream.close()
 
     def _start(self, segment: MultipartSegment) -> None:
         self._count += 1

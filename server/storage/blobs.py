@@ -8,6 +8,7 @@ makes re-sent attachments free.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -16,7 +17,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from server.domain.problems import insufficient_storage
+
 CHUNK = 1024 * 1024
+# What a disk that will not take a file says: full, over quota, read-only, or not ours to
+# write. None of these is the request's fault, and none lasts: a 507 the client retries.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def no_room(exc: BaseException) -> bool:
+    """Whether `exc` says the disk will not take what was being written."""
+    return isinstance(exc, OSError) and exc.errno in NO_ROOM
 
 
 class BlobStore:
@@ -44,7 +55,16 @@ class BlobStore:
         return self.put_chunks(iter(lambda: stream.read(CHUNK), b""))
 
     def put_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
-        """Store the concatenated chunks; returns (sha256 hex, size in bytes)."""
+        """Store the concatenated chunks; returns (sha256 hex, size in bytes). A disk that
+        will not take them raises the 507 Problem, with nothing left behind."""
+        try:
+            return self._put_chunks(chunks)
+        except OSError as exc:
+            if no_room(exc):
+                raise insufficient_storage() from exc
+            raise
+
+    def _put_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         digest = hashlib.sha256()
         size = 0
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)

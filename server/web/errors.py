@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from server.db import RETRY_AFTER_SECONDS
+from server.domain.problems import Problem
 from server.http_guards import MalformedInput
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,11 @@ MESSAGES = {
     405: ("Not allowed here", "This page cannot be used that way. Go back and use its buttons."),
     413: ("File too large", "The file you sent is larger than the server accepts."),
     429: ("Too many attempts", "Please wait a little and try again."),
+    507: (
+        "The server's disk is full",
+        "The server cannot store files just now. Nothing was saved; try again later, and tell "
+        "your administrator.",
+    ),
     503: (
         "Please try again in a moment",
         "The server cannot reach its database just now. Wait a few seconds, then reload the "
@@ -82,6 +88,15 @@ def unavailable_page(exc: BaseException) -> Response:
     body, code = render_error(503)
     response = current_app.make_response((body, code))
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def problem_page(problem: Problem) -> Response:
+    """A coded problem (server/domain/problems.py) raised under a page, in its own words."""
+    body, code = render_error(problem.status, problem.message)
+    response = current_app.make_response((body, code))
+    for name, value in problem.headers.items():
+        response.headers[name] = value
     return response
 
 
