@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.faults import scenario
 from tests.faults.checks import engine, failure_reasons, outcome, statuses, wait_settled
@@ -35,13 +36,36 @@ def _poison_templates(stack: Stack, pool: list[Template]) -> dict[str, Template]
     return {kind: first[form].spoilt(field, value) for kind, form, field, value in POISON}
 
 
+@pytest.fixture
+def set_aside(healthy: Stack) -> Iterator[list[str]]:
+    """instanceIDs the scenario leaves; whichever of them is still waiting when it ends (a
+    poison one stuck, the bug being tested) is set aside as failed, so the scenarios after
+    this one start from an idle stack."""
+    ids: list[str] = []
+    yield ids
+    if ids:
+        db = engine(healthy)
+        try:
+            with db.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE submissions SET processing_status = 'failed', failure_reason = "
+                        "'set aside by the poison scenario' WHERE processing_status = 'received' "
+                        "AND instance_id = ANY(:ids)"
+                    ),
+                    {"ids": ids},
+                )
+        finally:
+            db.dispose()
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="an integer of 29 nines overflows the aggregates and fails its whole batch again "
     "and again; fixed on another branch of issue 25",
 )
 def test_poison_submissions_fail_alone_with_a_reason_and_the_rest_is_processed(
-    healthy: Stack, pool: list[Template]
+    healthy: Stack, pool: list[Template], set_aside: list[str]
 ) -> None:
     poison = _poison_templates(healthy, pool)
 
@@ -51,8 +75,11 @@ def test_poison_submissions_fail_alone_with_a_reason_and_the_rest_is_processed(
             time.sleep(0.3)
 
     stream = scenario.new_stream(healthy, pool)
-    with stream:
-        result = scenario.run(healthy, stream, "poison", send_poison, after=6)
+    try:
+        with stream:
+            result = scenario.run(healthy, stream, "poison", send_poison, after=6)
+    finally:
+        set_aside.extend(stream.accepted())
     # Each poison one was accepted (Collect cannot know better) and failed on its own.
     poisoned = {kind: stream.accepted(kind) for kind in poison}
     assert all(len(ids) == 1 for ids in poisoned.values()), poisoned
