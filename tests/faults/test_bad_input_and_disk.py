@@ -59,11 +59,6 @@ def set_aside(healthy: Stack) -> Iterator[list[str]]:
             db.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an integer of 29 nines overflows the aggregates and fails its whole batch again "
-    "and again; fixed on another branch of issue 25",
-)
 def test_poison_submissions_fail_alone_with_a_reason_and_the_rest_is_processed(
     healthy: Stack, pool: list[Template], set_aside: list[str]
 ) -> None:
@@ -109,11 +104,6 @@ def read_only_blobs(healthy: Stack) -> Iterator[Path]:
             d.chmod(0o755)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a submission whose attachment cannot be stored (read-only or full disk) gets a "
-    "500 instead of 507 or 503",
-)
 def test_an_attachment_that_cannot_be_stored_gets_a_clear_answer_and_nothing_half_stored(
     healthy: Stack, pool: list[Template], read_only_blobs: Path
 ) -> None:
