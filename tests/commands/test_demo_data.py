@@ -56,7 +56,7 @@ from tests.engine_helper import (
     org_rows,
     write_org_csvs,
 )
-from tests.workers.test_worker_integration import wait_for, worker
+from tests.workers.celery_processes import wait_for, worker
 
 # What the phone and the engine fill in for themselves; everything else must agree.
 PHONE_META = {"start", "end", "today", "deviceid", "username", "meta/instanceID"}

@@ -476,7 +476,7 @@ def test_job_run_directly_is_idempotent_and_failures_say_why(world: World, tmp_p
 
 @pytest.mark.integration
 def test_a_real_worker_runs_an_export_job(world: World, settings: Settings, tmp_path: Path) -> None:
-    from tests.workers.test_worker_integration import wait_for, worker
+    from tests.workers.celery_processes import wait_for, worker
 
     with world.db.session() as s:
         job = ExportJob(

@@ -17,7 +17,7 @@ from server.models.submissions import ProcessingStatus
 from server.plans import workflow
 from server.settings import Settings
 from tests.fixtures.openrosa import add_user
-from tests.workers.test_worker_integration import wait_for, worker
+from tests.workers.celery_processes import wait_for, worker
 from workers import processing
 from workers.regeneration import regenerate_due
 

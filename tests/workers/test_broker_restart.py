@@ -5,13 +5,11 @@ starts it again on the same port, and checks that the same processes go on doing
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -19,44 +17,17 @@ from server.db import Database
 from server.models import FormVersion
 from server.settings import Settings
 from server.task_queue import PROCESS_SUBMISSION, TaskSender
-from tests.paths import ROOT
-from tests.workers.test_worker_integration import (
-    _all_done,
-    _env,
-    _free_port,
-    _pings,
-    _stop,
+from tests.workers.celery_processes import (
+    RedisServer,
+    all_done,
+    beat,
+    free_port,
     wait_for,
     worker,
 )
 from tests.workers.test_worker_support import add_form, add_submission, mini_xml
 
 pytestmark = pytest.mark.integration
-
-
-class RedisServer:
-    """A private redis-server that can be stopped and started again on the same port."""
-
-    def __init__(self, port: int, log: Path) -> None:
-        self.port, self.log = port, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no"],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        client = redis.Redis(port=self.port)
-        wait_for(lambda: _pings(client), f"redis on port {self.port}", [self.log])
-        client.close()
-
-    def stop(self) -> None:
-        """SIGTERM, as `docker compose restart redis` or systemd stop it."""
-        if self.process is not None:
-            _stop(self.process)
-            self.process = None
 
 
 @pytest.fixture
@@ -68,29 +39,10 @@ def database(settings: Settings) -> Iterator[Database]:
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(_free_port(), tmp_path / "redis.log")
+    server = RedisServer(free_port(), tmp_path / "redis.log")
     server.start()
     yield server
     server.stop()
-
-
-@contextmanager
-def beat(
-    settings: Settings, log: Path, schedule: Path, **env: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A `celery beat` subprocess, as docker-compose.yml and deploy/systemd run it."""
-    command = [
-        sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat",
-        "--loglevel=INFO", "--schedule", str(schedule),
-    ]  # fmt: skip
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=_env(settings, **env), stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield process
-    finally:
-        _stop(process)
 
 
 def _add(database: Database, prefix: str, count: int) -> list[int]:
@@ -166,7 +118,7 @@ def test_a_worker_under_load_outlives_a_redis_restart_and_goes_on_processing(
         pid = process.pid
         for sid in first:
             assert sender.send(PROCESS_SUBMISSION, sid)
-        wait_for(_while_alive([process], _all_done(database, first)), "3 submissions", logs)
+        wait_for(_while_alive([process], all_done(database, first)), "3 submissions", logs)
 
         [in_flight] = _add(database, "b", 1)
         with row_locked(settings.database_url, in_flight):
@@ -182,13 +134,13 @@ def test_a_worker_under_load_outlives_a_redis_restart_and_goes_on_processing(
             assert sender.send(PROCESS_SUBMISSION, in_flight) is False
             broker.start()
         # The task that was running across the outage finishes.
-        wait_for(_while_alive([process], _all_done(database, [in_flight])), "the task", logs)
+        wait_for(_while_alive([process], all_done(database, [in_flight])), "the task", logs)
 
         # New work, sent as the receiver sends it, reaches the same worker process.
         later = _add(database, "c", 5)
         for sid in later:
             assert sender.send(PROCESS_SUBMISSION, sid)
-        wait_for(_while_alive([process], _all_done(database, later)), "5 new submissions", logs)
+        wait_for(_while_alive([process], all_done(database, later)), "5 new submissions", logs)
         assert process.poll() is None and process.pid == pid
 
 
@@ -205,7 +157,7 @@ def test_beat_goes_on_sending_sweeps_after_a_redis_restart(
         processes = [consumer, scheduler]
         # Nothing sends these: only a sweep from beat brings them to the worker.
         lost = _add(database, "a", 2)
-        wait_for(_while_alive(processes, _all_done(database, lost)), "a first sweep", logs)
+        wait_for(_while_alive(processes, all_done(database, lost)), "a first sweep", logs)
 
         broker.stop()
         wait_for(
@@ -217,7 +169,7 @@ def test_beat_goes_on_sending_sweeps_after_a_redis_restart(
         during = _add(database, "b", 2)
         assert TaskSender(settings).send(PROCESS_SUBMISSION, during[0]) is False
         broker.start()
-        wait_for(_while_alive(processes, _all_done(database, during)), "a later sweep", logs)
+        wait_for(_while_alive(processes, all_done(database, during)), "a later sweep", logs)
         assert all(p.poll() is None for p in processes)
 
 
@@ -237,7 +189,7 @@ def test_a_worker_outlives_the_loss_of_its_database_connections(
             pid = process.pid
             for sid in first:
                 assert sender.send(PROCESS_SUBMISSION, sid)
-            wait_for(_while_alive([process], _all_done(database, first)), "3 submissions", [log])
+            wait_for(_while_alive([process], all_done(database, first)), "3 submissions", [log])
 
             [in_flight] = _add(database, "b", 1)
             with row_locked(settings.database_url, in_flight) as lock:
@@ -260,12 +212,12 @@ def test_a_worker_outlives_the_loss_of_its_database_connections(
                     [log],
                 )
             database.engine.dispose()  # this test's own connections were killed too
-            wait_for(_while_alive([process], _all_done(database, [in_flight])), "the retry", [log])
+            wait_for(_while_alive([process], all_done(database, [in_flight])), "the retry", [log])
 
             later = _add(database, "c", 5)
             for sid in later:
                 assert sender.send(PROCESS_SUBMISSION, sid)
-            wait_for(_while_alive([process], _all_done(database, later)), "5 more", [log])
+            wait_for(_while_alive([process], all_done(database, later)), "5 more", [log])
             assert process.poll() is None and process.pid == pid
     finally:
         admin.dispose()

@@ -25,7 +25,7 @@ from server.settings import Settings
 from server.storage.blobs import BlobStore
 from server.task_queue import PROCESS_SUBMISSION, TaskSender
 from tests.fixtures.openrosa import seed_org
-from tests.workers.test_worker_integration import wait_for, worker
+from tests.workers.celery_processes import wait_for, worker
 from tests.workers.test_worker_support import add_form
 from workers import processing
 

@@ -17,8 +17,7 @@ import yaml
 
 from server.settings import Settings
 from tests.paths import ROOT
-from tests.workers.test_broker_restart import RedisServer
-from tests.workers.test_worker_integration import _free_port, wait_for, worker
+from tests.workers.celery_processes import RedisServer, free_port, wait_for, worker
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -54,7 +53,7 @@ def test_the_worker_health_check_passes_for_a_running_worker_only(
     assert test == "CMD-SHELL"
     # Compose turns $$ into $; the shell then reads the container's hostname.
     command = command.replace("$$", "$")
-    broker = RedisServer(_free_port(), tmp_path / "redis.log")
+    broker = RedisServer(free_port(), tmp_path / "redis.log")
     broker.start()
     settings = settings.with_overrides(broker_url=f"redis://127.0.0.1:{broker.port}/0")
     env = {

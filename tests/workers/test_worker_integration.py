@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -22,81 +15,17 @@ from server.models import ExportJob, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
 from server.settings import Settings
 from server.task_queue import PROCESS_SUBMISSION, TaskSender
-from tests.paths import ROOT
+from tests.workers.celery_processes import (
+    all_done,
+    free_port,
+    private_redis,
+    statuses,
+    wait_for,
+    worker,
+)
 from tests.workers.test_worker_support import add_export_job, add_form, add_submission, mini_xml
 
 pytestmark = pytest.mark.integration
-
-# Generous: a slow CI machine must not fail these; a stuck pipeline still ends with a message.
-DEADLINE_SECONDS = 120
-
-
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DMIP_")}
-    env.update(
-        DMIP_DATABASE_URL=settings.database_url,
-        DMIP_BROKER_URL=settings.broker_url,
-        DMIP_DATA_DIR=str(settings.data_dir),
-        DMIP_SECRET_KEY=settings.secret_key,
-        **extra,
-    )
-    return env
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def worker(
-    settings: Settings, log: Path, *args: str, **env: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A `celery worker` subprocess, stopped (and killed if need be) however the test ends."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-        "--loglevel=INFO", "--without-gossip", "--without-mingle", *args,
-    ]  # fmt: skip
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=_env(settings, **env), stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield process
-    finally:
-        _stop(process)
-
-
-def wait_for(condition: Callable[[], bool], what: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs if p.exists())
-            pytest.fail(f"gave up after {DEADLINE_SECONDS}s waiting for {what}\n{tails}")
-        time.sleep(0.2)
-
-
-def _statuses(db: Database, ids: list[int]) -> dict[int, tuple[ProcessingStatus, int]]:
-    with db.session() as session:
-        rows = session.execute(
-            select(Submission.id, Submission.processing_status, Submission.attempts).where(
-                Submission.id.in_(ids)
-            )
-        )
-        return {sid: (status, attempts) for sid, status, attempts in rows}
-
-
-def _all_done(db: Database, ids: list[int]) -> Callable[[], bool]:
-    def check() -> bool:
-        return all(s is not ProcessingStatus.received for s, _ in _statuses(db, ids).values())
-
-    return check
 
 
 @pytest.fixture
@@ -118,8 +47,8 @@ def test_a_worker_processes_and_fails_submissions_and_ignores_resends(
     with worker(settings, log, "--pool=solo"):
         assert sender.send(PROCESS_SUBMISSION, good)
         assert sender.send(PROCESS_SUBMISSION, bad)
-        wait_for(_all_done(database, [good, bad]), "both submissions", [log])
-        assert _statuses(database, [good, bad]) == {
+        wait_for(all_done(database, [good, bad]), "both submissions", [log])
+        assert statuses(database, [good, bad]) == {
             good: (ProcessingStatus.processed, 1),
             bad: (ProcessingStatus.failed, 1),
         }
@@ -137,8 +66,8 @@ def test_a_worker_processes_and_fails_submissions_and_ignores_resends(
         assert sender.send(PROCESS_SUBMISSION, good)
         assert sender.send(PROCESS_SUBMISSION, bad)
         assert sender.send(PROCESS_SUBMISSION, marker)
-        wait_for(_all_done(database, [marker]), "the marker submission", [log])
-    assert _statuses(database, [good, bad]) == {
+        wait_for(all_done(database, [marker]), "the marker submission", [log])
+    assert statuses(database, [good, bad]) == {
         good: (ProcessingStatus.processed, 1),
         bad: (ProcessingStatus.failed, 1),
     }
@@ -173,8 +102,8 @@ def test_concurrent_workers_process_each_submission_exactly_once(
         for sid in ids:  # every task delivered twice, as after a broker redelivery
             assert sender.send(PROCESS_SUBMISSION, sid)
             assert sender.send(PROCESS_SUBMISSION, sid)
-        wait_for(_all_done(database, ids), "30 submissions", logs)
-    assert set(_statuses(database, ids).values()) == {(ProcessingStatus.processed, 1)}
+        wait_for(all_done(database, ids), "30 submissions", logs)
+    assert set(statuses(database, ids).values()) == {(ProcessingStatus.processed, 1)}
     with database.session() as session:
         counts = dict(
             session.execute(
@@ -194,40 +123,10 @@ def test_concurrent_workers_process_each_submission_exactly_once(
     assert sizes and max(sizes) == 4 and sum(sizes) == len(ids)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def private_redis(port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        client = redis.Redis(port=port)
-        wait_for(lambda: _pings(client), f"redis on port {port}", [log])
-        client.close()
-        yield process
-    finally:
-        _stop(process)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 def test_with_the_broker_down_the_sweeper_delivers_the_work_once_it_returns(
     settings: Settings, database: Database, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     settings = settings.with_overrides(broker_url=f"redis://127.0.0.1:{port}/0")
     sender = TaskSender(settings)
     with database.session() as session:
@@ -239,7 +138,7 @@ def test_with_the_broker_down_the_sweeper_delivers_the_work_once_it_returns(
         # An export asked for meanwhile: its task could not be sent either.
         job_id = add_export_job(session, version)
         assert sender.send(EXPORT_TASK, job_id) is False
-    assert set(_statuses(database, ids).values()) == {(ProcessingStatus.received, 0)}
+    assert set(statuses(database, ids).values()) == {(ProcessingStatus.received, 0)}
 
     def exported() -> bool:
         with database.session() as session:
@@ -255,10 +154,10 @@ def test_with_the_broker_down_the_sweeper_delivers_the_work_once_it_returns(
             DMIP_SWEEP_INTERVAL="1", DMIP_SWEEP_GRACE="0",
         ),
     ):  # fmt: skip
-        wait_for(_all_done(database, ids), "the sweeper to deliver 6 submissions", logs)
+        wait_for(all_done(database, ids), "the sweeper to deliver 6 submissions", logs)
         wait_for(exported, "the sweeper to re-send the export job", logs)
     # With no grace the sweeper may send a task twice before it runs; processing is idempotent.
-    assert set(_statuses(database, ids).values()) == {(ProcessingStatus.processed, 1)}
+    assert set(statuses(database, ids).values()) == {(ProcessingStatus.processed, 1)}
 
 
 def test_a_task_that_finds_the_database_away_retries_until_it_returns(
@@ -273,7 +172,7 @@ def test_a_task_that_finds_the_database_away_retries_until_it_returns(
         make_url(settings.database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
     )
     # A private broker, so the only task on it is this one and its retries.
-    port = _free_port()
+    port = free_port()
     settings = settings.with_overrides(broker_url=f"redis://127.0.0.1:{port}/0")
     log = tmp_path / "worker.log"
     try:
@@ -291,9 +190,9 @@ def test_a_task_that_finds_the_database_away_retries_until_it_returns(
             wait_for(lambda: "Retry in" in log.read_text(), "the task to be retried", [log])
             with admin.connect() as conn:
                 conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-            wait_for(_all_done(database, [sid]), "the retried task to succeed", [log])
+            wait_for(all_done(database, [sid]), "the retried task to succeed", [log])
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         admin.dispose()
-    assert _statuses(database, [sid]) == {sid: (ProcessingStatus.processed, 1)}
+    assert statuses(database, [sid]) == {sid: (ProcessingStatus.processed, 1)}

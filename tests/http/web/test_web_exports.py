@@ -157,7 +157,7 @@ def test_an_export_past_its_retention_says_its_file_was_deleted(app: Flask, worl
 def test_a_large_export_runs_in_a_real_worker_and_downloads(
     app: Flask, world: World, settings: Settings, tmp_path: Path
 ) -> None:
-    from tests.workers.test_worker_integration import wait_for, worker
+    from tests.workers.celery_processes import wait_for, worker
 
     client = client_for(app, "coordinator")
     log = tmp_path / "worker.log"
