@@ -3,8 +3,10 @@
 `dmip serve` runs the web app in its own process and starts the worker as a child process with
 the same environment, so the code paths are the production ones: the web process sends tasks
 through the filesystem broker in the data directory, the worker processes them, beat runs the
-sweeper. The child is stopped with the server (Ctrl-C, SIGTERM) and restarted a few times if it
-dies on its own.
+sweeper. The child is stopped with the server (Ctrl-C, SIGTERM) and restarted whenever it dies
+on its own, as systemd or Docker would restart a production worker: at once the first time, then
+after waits that double up to a minute while it keeps dying, and at once again after it has run
+well for a while. Submissions are stored meanwhile and processed once it is back.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from pathlib import Path
 
 from server.settings import Settings
 
-# How often a worker that keeps dying is started again before the server gives up on it.
-MAX_RESTARTS = 5
+# The wait before restarting a worker that died, doubling while it keeps dying, up to a minute;
+# a worker that ran this long before it died is restarted after the first wait again.
 RESTART_DELAY_SECONDS = 2.0
+MAX_RESTART_DELAY_SECONDS = 60.0
+HEALTHY_AFTER_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
 
 
@@ -57,16 +61,21 @@ class WorkerSupervisor:
         env: dict[str, str],
         log_path: Path,
         say: Callable[[str], None],
-        max_restarts: int = MAX_RESTARTS,
         restart_delay: float = RESTART_DELAY_SECONDS,
+        max_restart_delay: float = MAX_RESTART_DELAY_SECONDS,
+        healthy_after: float = HEALTHY_AFTER_SECONDS,
     ) -> None:
         self.command = command
         self.env = env
         self.log_path = log_path
         self.say = say
-        self.max_restarts = max_restarts
         self.restart_delay = restart_delay
+        self.max_restart_delay = max_restart_delay
+        self.healthy_after = healthy_after
         self.restarts = 0
+        # The wait chosen before each restart, in order (what the log lines say).
+        self.delays: list[float] = []
+        self._started_at = 0.0
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -96,31 +105,37 @@ class WorkerSupervisor:
             self._process = subprocess.Popen(
                 self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, **group
             )
+        self._started_at = time.monotonic()
 
     def _watch(self) -> None:
+        delay = 0.0
         while not self._stopping.wait(1.0):
             with self._lock:
                 process = self._process
                 if self._stopping.is_set() or process is None or process.poll() is None:
                     continue
-                if self.restarts >= self.max_restarts:
-                    self.say(
-                        f"The worker stopped again (exit code {process.returncode}) after "
-                        f"{self.restarts} restarts; submissions are still received and stored, "
-                        f"but are not processed until dmip serve is restarted. "
-                        f"See {self.log_path}."
-                    )
-                    return
                 _kill_leftovers(process)
+                lived = time.monotonic() - self._started_at
+                delay = self._next_delay(delay, lived)
+                self.delays.append(delay)
                 self.restarts += 1
                 self.say(
                     f"The worker stopped (exit code {process.returncode}); restarting it "
-                    f"({self.restarts} of {self.max_restarts}). See {self.log_path}."
+                    f"in {delay:g} s (restart {self.restarts}). Submissions are still received "
+                    f"and stored meanwhile. See {self.log_path}."
                 )
-            time.sleep(self.restart_delay)
+            if self._stopping.wait(delay):
+                return
             with self._lock:
                 if not self._stopping.is_set():
                     self._spawn()
+
+    def _next_delay(self, previous: float, lived: float) -> float:
+        """The wait before the next start: the first wait after a worker that ran well (or
+        the first death), double the last one while it keeps dying, at most the cap."""
+        if previous == 0.0 or lived >= self.healthy_after:
+            return self.restart_delay
+        return min(previous * 2, self.max_restart_delay)
 
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         """Stop the worker: a warm shutdown first (it finishes its task), killed if it hangs."""

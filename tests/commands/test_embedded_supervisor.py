@@ -22,7 +22,7 @@ def _wait(condition, what: str) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
-def test_a_worker_that_keeps_dying_is_restarted_a_few_times_then_reported(
+def test_a_worker_that_keeps_dying_is_restarted_for_good_with_growing_waits(
     tmp_path: Path,
 ) -> None:
     said: list[str] = []
@@ -31,18 +31,39 @@ def test_a_worker_that_keeps_dying_is_restarted_a_few_times_then_reported(
         {},
         tmp_path / "logs" / "worker.log",
         said.append,
-        max_restarts=2,
-        restart_delay=0,
+        restart_delay=0.05,
+        max_restart_delay=0.2,
+        healthy_after=600,
     )
     supervisor.start()
     try:
-        _wait(lambda: len(said) == 3, "the supervisor to give up")
+        _wait(lambda: len(said) >= 6, "six restarts")
     finally:
         supervisor.stop()
-    assert said[0].startswith("The worker stopped (exit code 3); restarting it (1 of 2).")
-    assert said[1].startswith("The worker stopped (exit code 3); restarting it (2 of 2).")
-    assert "after 2 restarts" in said[2] and "not processed" in said[2]
-    assert (tmp_path / "logs" / "worker.log").read_text().count("starting") == 3
+    assert supervisor.delays[:6] == [0.05, 0.1, 0.2, 0.2, 0.2, 0.2]
+    assert said[0].startswith("The worker stopped (exit code 3); restarting it in 0.05 s")
+    assert "(restart 6)" in said[5] and "still received and stored" in said[5]
+    assert (tmp_path / "logs" / "worker.log").read_text().count("starting") >= 6
+
+
+def test_a_worker_that_ran_well_before_it_died_is_restarted_after_the_first_wait(
+    tmp_path: Path,
+) -> None:
+    said: list[str] = []
+    supervisor = WorkerSupervisor(
+        [sys.executable, "-c", "import sys, time; time.sleep(1); sys.exit(1)"],
+        {},
+        tmp_path / "worker.log",
+        said.append,
+        restart_delay=0.05,
+        healthy_after=0.5,
+    )
+    supervisor.start()
+    try:
+        _wait(lambda: len(said) >= 3, "three restarts")
+    finally:
+        supervisor.stop()
+    assert supervisor.delays[:3] == [0.05, 0.05, 0.05]
 
 
 def test_stop_ends_a_running_worker(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The sweeper on PostgreSQL and SQLite; `send` records what would go to the broker (the
-broker itself is exercised in tests/workers/test_worker_integration.py and test_broker_restart.py)."""
+broker itself is exercised in tests/workers/test_worker_integration.py and
+test_broker_restart.py)."""
 
 from __future__ import annotations
 
