@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from celery import Celery
+from kombu import Queue
 
 from server.settings import Settings
 
@@ -20,6 +21,16 @@ PROCESS_SUBMISSION = "dmip.process_submission"
 SWEEP = "dmip.sweep"
 REGENERATE_PLANS = "dmip.regenerate_plans"
 EXPORT_DOCUMENT = "dmip.export_document"
+EXPORT_TASK = "dmip.export"
+# The long tasks (redrawing district plans, writing documents and data exports: seconds to
+# minutes each) go to a queue of their own. A worker started for the default queue alone
+# (`-Q celery`, as docker-compose.yml and deploy/systemd run the processing worker) then never
+# has a submission's task wait behind them: after a rebuild marks every plan stale, redrawing
+# them once held new submissions back for a minute and more. A worker started without -Q
+# takes both queues (`dmip serve`, a one-worker install).
+DEFAULT_QUEUE = "celery"
+SLOW_QUEUE = "slow"
+SLOW_TASKS = (REGENERATE_PLANS, EXPORT_DOCUMENT, EXPORT_TASK)
 # How often the worker looks for district plans whose data changed and has settled.
 PLAN_REGENERATION_INTERVAL = 5.0
 
@@ -73,6 +84,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
         },
     }
+    config["task_queues"] = (Queue(DEFAULT_QUEUE), Queue(SLOW_QUEUE))
+    config["task_default_queue"] = DEFAULT_QUEUE
+    config["task_routes"] = {name: {"queue": SLOW_QUEUE} for name in SLOW_TASKS}
     if settings.broker_url.startswith("filesystem://"):
         # The embedded mode: a queue of files in the data directory, no Redis needed.
         queue_dir = settings.data_dir / "queue"

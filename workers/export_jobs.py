@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from server.exports.submissions import EXPORT_TASK, run_job
+from server.exports.submissions import run_job
 from server.storage.blobs import BlobStore
+from server.task_queue import EXPORT_TASK
 from workers import runtime
 
 

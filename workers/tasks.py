@@ -9,10 +9,15 @@ import logging
 from celery import current_app, shared_task
 
 from server import jobs
-from server.exports.submissions import EXPORT_TASK
 from server.models import DocumentJob, ExportJob
 from server.services import aggregate_rebuild
-from server.task_queue import EXPORT_DOCUMENT, PROCESS_SUBMISSION, REGENERATE_PLANS, SWEEP
+from server.task_queue import (
+    EXPORT_DOCUMENT,
+    EXPORT_TASK,
+    PROCESS_SUBMISSION,
+    REGENERATE_PLANS,
+    SWEEP,
+)
 from workers import document_jobs, processing, runtime, sweeper
 from workers import export_jobs as _exports  # noqa: F401  (registers dmip.export)
 from workers.regeneration import regenerate_due

@@ -10,7 +10,7 @@
    and the org hierarchy as (unit, ancestor) pairs.
 3. Time `rebuild()` on PostgreSQL and the same computation in DuckDB, each in a fresh process
    (bench/aggregates/measure.py), and check that both give the same aggregates.
-4. Freshness: the production stack (gunicorn, Redis, a Celery worker with beat) on the loaded
+4. Freshness: the production stack (gunicorn, Redis, the two Celery workers, beat) on the loaded
    database; a paced client posts real OpenRosa submissions at `--rate` per second for
    `--freshness-seconds`, and for each one the time from its 201 to the first moment the
    database shows it counted (the flag the worker sets in the same transaction that adds it to
@@ -297,10 +297,14 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
         "DMIP_SWEEP_INTERVAL": "5",
         "DMIP_SWEEP_GRACE": "5",
     }
+    # As docker-compose.yml runs them: a worker for the default queue (submissions, sweeps)
+    # and one for the slow queue (plans, documents, exports).
+    celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker"]
     worker = [
-        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--beat",
-        "--schedule", str(logs / "celerybeat-schedule"), "--loglevel=WARNING", "--concurrency=2",
+        *celery, "--beat", "--schedule", str(logs / "celerybeat-schedule"),
+        "--loglevel=WARNING", "--concurrency=2", "-Q", "celery",
     ]  # fmt: skip
+    slow_worker = [*celery, "--loglevel=WARNING", "--concurrency=1", "-Q", "slow", "-n", "slow@%h"]
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -378,6 +382,7 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
     with (
         gunicorn("server.wsgi:app", port, env, logs / "web.log"),
         process(worker, env, logs / "worker.log"),
+        process(slow_worker, env, logs / "worker-slow.log"),
     ):
         wait_http(port)
         poller = threading.Thread(target=poll, daemon=True)

@@ -55,7 +55,6 @@ from server.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 
-EXPORT_TASK = "dmip.export"
 FORMATS = ("csv", "xlsx")
 # Submissions read per database round trip; rows and attachments are fetched per chunk.
 CHUNK = 200

@@ -18,6 +18,7 @@ from server.domain.roles import Role
 from server.exports import submissions as submission_export
 from server.models import ExportJob, Form
 from server.storage.blobs import BlobStore
+from server.task_queue import EXPORT_TASK
 from server.web.indicators import refuse
 from server.web.permissions import require_user, roles_required
 from server.web.submissions import form_or_404, user_filter
@@ -72,7 +73,7 @@ def start(form_id: int) -> Response:
     else:
         # Sent after the commit: the worker must find the row. If the broker is away the job
         # stays queued and the page says so.
-        state().tasks.send(submission_export.EXPORT_TASK, job.id)
+        state().tasks.send(EXPORT_TASK, job.id)
     return redirect(url_for(".job", job_id=job.id))
 
 

@@ -270,7 +270,8 @@ def test_one_command_receives_processes_and_stops_cleanly(served: Served) -> Non
 
     served.wait_for(restarted, "the worker to be restarted")
     served.wait_for(
-        lambda: "restarting it (1 of 5)" in served.output(), "the supervisor to say it restarted"
+        lambda: "restarting it in 2 s (restart 1)" in served.output(),
+        "the supervisor to say it restarted",
     )
 
     served.process.send_signal(signal.SIGTERM)

@@ -24,7 +24,7 @@ from server.domain.xform.safe_xml import parse
 from server.domain.xform.submission_meta import read_meta
 from server.exports.layout import Column as ExportColumn
 from server.exports.layout import ExportError, cell
-from server.exports.submissions import EXPORT_TASK, build_export, run_job
+from server.exports.submissions import build_export, run_job
 from server.models import ExportJob, Form, FormVersion, OrgUnit, Submission, SubmissionRow
 from server.models.org import OrgLevel
 from server.models.submissions import ProcessingStatus, ReviewState
@@ -33,7 +33,7 @@ from server.services.ingest import IncomingAttachment, IncomingSubmission, inges
 from server.services.users import create_user
 from server.settings import Settings
 from server.storage.blobs import BlobStore
-from server.task_queue import TaskSender
+from server.task_queue import EXPORT_TASK, TaskSender
 from tests.fixtures.openrosa import seed_org
 from tests.workers.test_worker_support import add_form
 from workers import processing as worker_ingest

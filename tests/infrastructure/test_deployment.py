@@ -27,7 +27,7 @@ def _env(service: str) -> dict[str, str]:
 
 
 def test_every_service_has_the_settings_it_needs_and_they_validate() -> None:
-    for name in ("migrate", "web", "worker", "beat"):
+    for name in ("migrate", "web", "worker", "worker-slow", "beat"):
         env = _env(name)
         settings = Settings.from_env(env)
         assert settings.database_url.startswith("postgresql+psycopg://")
@@ -45,7 +45,7 @@ def test_settings_variables_used_by_compose_are_read_by_the_code() -> None:
 def test_database_waits_for_a_healthy_postgres_and_redis() -> None:
     services = COMPOSE["services"]
     assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "worker-slow", "beat"):
         deps = services[name]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully"
         assert deps["redis"]["condition"] == "service_healthy"
@@ -61,13 +61,13 @@ def test_commands_name_modules_that_exist() -> None:
     wsgi_module, _, attr = web[-1].partition(":")
     spec = importlib.util.find_spec(wsgi_module)
     assert spec is not None and attr == "app"
-    for name in ("worker", "beat"):
+    for name in ("worker", "worker-slow", "beat"):
         cmd = services[name]["command"]
         assert cmd[:3] == ["celery", "-A", "workers.celery_app"]
     assert services["migrate"]["command"] == ["dmip", "db", "upgrade"]
 
 
-@pytest.mark.parametrize("service", ["worker", "beat"])
+@pytest.mark.parametrize("service", ["worker", "worker-slow", "beat"])
 def test_celery_entry_point_loads_with_the_compose_settings(service: str) -> None:
     env = {**_env(service), "PATH": "/usr/bin:/bin"}
     code = (
@@ -98,3 +98,23 @@ def test_unclaimed_sweeps_expire_instead_of_piling_up() -> None:
     assert entry["task"] == SWEEP
     assert entry["schedule"] == 7.0
     assert entry["options"]["expires"] == 7.0
+
+
+def test_every_task_has_a_compose_worker_and_the_slow_ones_a_worker_of_their_own() -> None:
+    """The processing worker takes the default queue only, so that no submission waits behind
+    a plan being redrawn; every task the server sends is taken by some worker."""
+    from server.settings import Settings
+    from server.task_queue import PROCESS_SUBMISSION, SLOW_TASKS, SWEEP, celery_config
+
+    config = celery_config(Settings.from_env(_env("worker")))
+
+    def queue_of(task: str) -> str:
+        return str(config["task_routes"].get(task, {}).get("queue", config["task_default_queue"]))
+
+    def queues(service: str) -> set[str]:
+        command = COMPOSE["services"][service]["command"]
+        return set(command[command.index("-Q") + 1].split(","))
+
+    assert queues("worker") == {queue_of(PROCESS_SUBMISSION), queue_of(SWEEP)}
+    assert {queue_of(task) for task in SLOW_TASKS} == queues("worker-slow")
+    assert queues("worker").isdisjoint(queues("worker-slow"))

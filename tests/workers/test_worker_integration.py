@@ -10,11 +10,10 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from server.db import Database
-from server.exports.submissions import EXPORT_TASK
 from server.models import ExportJob, Submission, SubmissionRow
 from server.models.submissions import ProcessingStatus
 from server.settings import Settings
-from server.task_queue import PROCESS_SUBMISSION, TaskSender
+from server.task_queue import EXPORT_TASK, PROCESS_SUBMISSION, TaskSender
 from tests.workers.celery_processes import (
     all_done,
     free_port,
