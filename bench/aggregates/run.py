@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from bench.aggregates import load
@@ -252,7 +252,12 @@ def load_average() -> str:
 # --- freshness ----------------------------------------------------------------------------------
 
 
-def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) -> dict[str, Any]:
+def freshness(
+    url: str, plan: load.Plan, seconds: int, rate: float, logs: Path, workers: str
+) -> dict[str, Any]:
+    """`workers`: "separate", as docker-compose.yml runs them (one worker for the default
+    queue, one for the slow queue), or "shared", one worker taking both queues (the baseline:
+    how every deployment ran before the slow queue)."""
     from sqlalchemy import select
 
     from server.db import Database
@@ -297,14 +302,14 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
         "DMIP_SWEEP_INTERVAL": "5",
         "DMIP_SWEEP_GRACE": "5",
     }
-    # As docker-compose.yml runs them: a worker for the default queue (submissions, sweeps)
-    # and one for the slow queue (plans, documents, exports).
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker"]
     worker = [
         *celery, "--beat", "--schedule", str(logs / "celerybeat-schedule"),
-        "--loglevel=WARNING", "--concurrency=2", "-Q", "celery",
+        "--loglevel=WARNING", "--concurrency=2",
     ]  # fmt: skip
     slow_worker = [*celery, "--loglevel=WARNING", "--concurrency=1", "-Q", "slow", "-n", "slow@%h"]
+    if workers == "separate":
+        worker += ["-Q", "celery"]
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -382,7 +387,9 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
     with (
         gunicorn("server.wsgi:app", port, env, logs / "web.log"),
         process(worker, env, logs / "worker.log"),
-        process(slow_worker, env, logs / "worker-slow.log"),
+        process(slow_worker, env, logs / "worker-slow.log")
+        if workers == "separate"
+        else contextlib.nullcontext(),
     ):
         wait_http(port)
         poller = threading.Thread(target=poll, daemon=True)
@@ -415,6 +422,7 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
         raise SystemExit(f"freshness: nothing was counted; statuses {statuses}")
     qs = statistics.quantiles(latencies, n=100, method="inclusive")
     result = {
+        "workers": workers,
         "district": district,
         "sent_per_s": len(sent) / sending,
         "statuses": statuses,
@@ -427,11 +435,33 @@ def freshness(url: str, plan: load.Plan, seconds: int, rate: float, logs: Path) 
         "start_id": start_id,
     }
     say(
-        f"freshness: {result['sent_per_s']:.1f}/s accepted, p50 {result['p50_s']:.2f}s, "
-        f"p95 {result['p95_s']:.2f}s, max {result['max_s']:.2f}s, "
+        f"freshness ({workers} workers): {result['sent_per_s']:.1f}/s accepted, "
+        f"p50 {result['p50_s']:.2f}s, p95 {result['p95_s']:.2f}s, max {result['max_s']:.2f}s, "
         f"{result['never_counted']} never counted"
     )
     return result
+
+
+def mark_all_plans_stale(url: str) -> int:
+    """Mark every district's plan of the loaded cycle stale (drawn anew if it has none yet), as
+    a rebuild that moved every district's sums does (server/services/aggregate_rebuild.py);
+    returns how many."""
+    from server.db import Database
+    from server.models import OrgUnit
+    from server.models.org import OrgLevel
+    from server.plans import staleness
+
+    db = Database(url)
+    try:
+        with db.session() as session:
+            districts = session.scalars(
+                select(OrgUnit.id).where(OrgUnit.level == OrgLevel.district)
+            )
+            marked = staleness.mark_stale(session, {(d, load.CYCLE) for d in districts})
+            session.commit()
+    finally:
+        db.dispose()
+    return marked
 
 
 def forget_freshness(url: str, start_id: int) -> None:
@@ -464,6 +494,12 @@ def main() -> None:
         help="the rebuild as it is (fast) and with the plain grouped query its evaluate-once "
         "form replaced (original); empty: no rebuild and no DuckDB",
     )
+    parser.add_argument(
+        "--workers",
+        default="shared,separate",
+        help="freshness with one worker taking both queues (shared, the baseline) and/or with "
+        "a worker per queue as docker-compose.yml runs them (separate)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -481,9 +517,13 @@ def main() -> None:
     if args.freshness_seconds:
         logs = CACHE / name / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        fresh = freshness(url, plan, args.freshness_seconds, args.rate, logs)
-        results["freshness"] = fresh
-        forget_freshness(url, fresh["start_id"])
+        results["freshness"] = []
+        for workers in args.workers.split(","):
+            # Every district's plan to redraw, as a rebuild leaves them.
+            say(f"freshness: {mark_all_plans_stale(url)} plans marked stale")
+            fresh = freshness(url, plan, args.freshness_seconds, args.rate, logs, workers)
+            results["freshness"].append(fresh)
+            forget_freshness(url, fresh["start_id"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 
