@@ -4,22 +4,24 @@ gunicorn's gthread worker hands a connection to a thread once its headers are in
 then reads the body while the application asks for it, from a blocking socket with no
 timeout. A client that sends its headers and stops (a phone that lost its signal, or one that
 never meant to finish) would hold that thread for good, and a dozen of them hold every thread
-of every process. This middleware gives the socket a timeout while the application reads the
-body: a read that waits longer than `seconds` for a byte ends the request with 408, and
-gunicorn closes the connection (a body it could not finish reading leaves the connection
-unusable). The timeout is between bytes, not for the whole body, so a 100 MB upload over a
-slow link finishes as long as it keeps moving.
+of every process. This middleware gives the socket a receive timeout (the kernel's
+SO_RCVTIMEO) while the application reads the body: a read that waits longer than `seconds`
+for a byte ends the request with 408, and gunicorn closes the connection (a body it could not
+finish reading leaves the connection unusable). The timeout is between bytes, not for the
+whole body, so a 100 MB upload over a slow link finishes as long as it keeps moving.
 
-Only the body is bounded: the socket is blocking again before the response goes out, because
-a socket timeout bounds a whole `sendall`, and a large download to a slow client may rightly
-take longer than the body timeout. Servers other than gunicorn (waitress buffers the whole
-body before the application runs) pass through untouched.
+The kernel's timeout rather than Python's (`settimeout`): Python's puts the socket in
+non-blocking mode and polls before every read, which cost the receiver a tenth of its rate,
+and it bounds sends too, so a large download to a slow client could be cut short; the
+kernel's bounds each blocking receive as it is, and only receives. Servers other than gunicorn
+(waitress buffers the whole body before the application runs) pass through untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
@@ -51,7 +53,7 @@ class _TimedInput:
     def _guard(self, read: Callable[..., Any], *args: Any) -> Any:
         try:
             return read(*args)
-        except TimeoutError:  # socket.timeout is TimeoutError
+        except (TimeoutError, BlockingIOError):  # the receive timeout ran out (EAGAIN)
             raise BodyStalled(self._seconds) from None
 
     def read(self, size: int | None = -1) -> bytes:
@@ -74,25 +76,16 @@ class BodyTimeout:
     def __init__(self, app: WSGIApplication, seconds: float) -> None:
         self.app = app
         self.seconds = seconds
+        whole = int(seconds)
+        self._timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
         if not isinstance(sock, socket.socket):
             return self.app(environ, start_response)
-        sock.settimeout(self.seconds)
+        # Each request, as well as on the listening sockets (server/gunicorn_conf.py), whose
+        # accepted sockets inherit it on Linux only.
+        with contextlib.suppress(OSError):  # the client is gone; the read will say so
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self._timeval)
         environ["wsgi.input"] = _TimedInput(environ["wsgi.input"], self.seconds)
-
-        def blocking_start_response(*args: Any) -> Callable[[bytes], object]:
-            # Before gunicorn writes a byte of the response: see the module's docstring.
-            _restore(sock)
-            return start_response(*args)
-
-        try:
-            return self.app(environ, blocking_start_response)
-        finally:
-            _restore(sock)
-
-
-def _restore(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # the client is gone; gunicorn finds out on its own
-        sock.settimeout(None)
+        return self.app(environ, start_response)
