@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,11 @@ from server import migrate
 from server.db import Database
 from server.settings import Settings
 from tests.paths import FORMS_DIR
+
+# No wall-clock limit on any property test: how long an example takes says nothing about
+# whether the property holds, and a loaded CI machine would fail them at random.
+hypothesis_settings.register_profile("dmip", deadline=None)
+hypothesis_settings.load_profile("dmip")
 
 ADMIN_PG_URL = os.environ.get(
     "DMIP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
