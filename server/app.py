@@ -14,7 +14,7 @@ from server.api.blueprint import bp as api_bp
 from server.api.blueprint import database_unavailable as api_database_unavailable
 from server.api.blueprint import http_problem as api_http_problem
 from server.api.blueprint import problem_response as api_problem
-from server.api.plans import bp as plans_api_bp
+from server.api.plan_documents import bp as plans_api_bp  # the plans API, with its documents
 from server.app_state import EXTENSION, AppState, close_db_session
 from server.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from server.domain.problems import Problem
