@@ -17,10 +17,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from server.models import DmipPlan
-from server.plans import workflow
 from tests.fixtures.openrosa import add_user, basic, seed_org
-from tests.plans.test_plans_workflow import _generated
+from tests.fixtures.plans import draw_plans
 
 USERS = ("admin", "coord", "region", "outside", "staff", "enum")
 
@@ -81,15 +79,7 @@ def plans(db: Session) -> dict[str, int]:
     add_user(db, "outside", "coordinator", ("D2",))
     add_user(db, "staff", "subcounty_staff", ("S1",))
     add_user(db, "enum", "enumerator", ("S1",))
-    out = {}
-    for code in ("D1", "D2"):
-        plan = DmipPlan(district_id=units[code].id, cycle="2025/26")
-        db.add(plan)
-        db.commit()
-        workflow.apply_generated(db, plan, _generated(pupils=100))
-        db.commit()
-        out[code] = plan.id
-    return out
+    return draw_plans(db, units)
 
 
 @pytest.mark.parametrize(("name", "user", "status"), CASES)

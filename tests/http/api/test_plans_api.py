@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from server.models import DmipPlan
 from server.plans import workflow
 from tests.fixtures.openrosa import PASSWORD, add_user, basic, seed_org
+from tests.fixtures.plans import draw_plans
 from tests.plans.test_plans_workflow import _generated
 from tests.web_client import csrf_token, sign_in
 from workers.document_jobs import run_job
@@ -25,15 +26,7 @@ def plans(db: Session) -> dict[str, int]:
     add_user(db, "coord", "coordinator", ("D1",))
     add_user(db, "staff", "subcounty_staff", ("S1",))
     add_user(db, "enum", "enumerator", ("S1",))
-    out = {}
-    for code in ("D1", "D2"):
-        plan = DmipPlan(district_id=units[code].id, cycle="2025/26")
-        db.add(plan)
-        db.commit()
-        workflow.apply_generated(db, plan, _generated(pupils=100))
-        db.commit()
-        out[code] = plan.id
-    return out
+    return draw_plans(db, units)
 
 
 def _get(client: FlaskClient, path: str, user: str = "coord"):  # type: ignore[no-untyped-def]
