@@ -16,6 +16,10 @@ from server.api.blueprint import http_problem as api_http_problem
 from server.api.blueprint import problem_response as api_problem
 from server.api.plan_documents import bp as plans_api_bp  # the plans API, with its documents
 from server.app_state import EXTENSION, AppState, close_db_session
+from server.central import errors as central_errors
+from server.central.blueprint import bp as central_bp
+from server.central.key_routes import STREAMED_ENDPOINTS
+from server.central.key_routes import bp as central_openrosa_bp
 from server.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from server.domain.problems import Problem
 from server.health import bp as health_bp
@@ -66,6 +70,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     init_web(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(plans_api_bp)
+    # The key routes first: their rules under /v1/ are more specific than the API's catch-all.
+    app.register_blueprint(central_openrosa_bp)
+    app.register_blueprint(central_bp)
     _register_error_handlers(app)
     return app
 
@@ -79,7 +86,11 @@ def _address_checked_by_handler(req: Request) -> bool:
 def _body_read_by_handler(req: Request) -> bool:
     """Requests whose body the guard leaves alone: Collect's, which the receiver streams to
     disk itself, and those for no route, which are refused without reading it."""
-    return req.blueprint == "openrosa" or req.routing_exception is not None
+    return (
+        req.blueprint == "openrosa"
+        or req.endpoint in STREAMED_ENDPOINTS
+        or req.routing_exception is not None
+    )
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -89,9 +100,14 @@ def _register_error_handlers(app: Flask) -> None:
     shows: in a handler, a hook, or while a response is finished."""
     is_openrosa = openrosa_request(app)
 
+    def is_central() -> bool:
+        return request.path == "/v1" or request.path.startswith("/v1/")
+
     def database_unavailable(exc: BaseException) -> Response:
         if is_openrosa():
             return render_database_unavailable(exc)
+        if is_central():
+            return central_errors.render_database_unavailable(exc)
         if request.path.startswith("/api/"):
             return api_database_unavailable(exc)
         return errors.unavailable_page(exc)
@@ -105,6 +121,8 @@ def _register_error_handlers(app: Flask) -> None:
         # OpenRosa and API blueprints render their own before this is reached.
         if is_openrosa():
             return render_problem(exc)
+        if is_central():
+            return central_errors.render_problem(exc)
         if request.path.startswith("/api/"):
             return api_problem(exc)
         return errors.problem_page(exc)
@@ -113,6 +131,8 @@ def _register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Response | tuple[str, int] | tuple[Response, int]:
         if is_openrosa():
             return render_http_exception(exc)
+        if is_central():
+            return central_errors.render_http_exception(exc)
         if request.path.startswith("/api/"):
             # The API's problem document, as for its own routes: an id beyond its column's
             # range matches no rule, and reaches only this handler.
@@ -126,6 +146,8 @@ def _register_error_handlers(app: Flask) -> None:
             return database_unavailable(original)  # type: ignore[arg-type]
         if is_openrosa():
             return render_unexpected(getattr(exc, "original_exception", None) or exc)
+        if is_central():
+            return central_errors.render_unexpected(original or exc)
         if request.path.startswith("/api/"):
             errors.log_unexpected(exc)
             return jsonify(error=errors.message_for(500)), 500

@@ -1,4 +1,5 @@
-"""Who is making this request: HTTP Digest, HTTP Basic, or (later) a web session.
+"""Who is making this request: an app user's key in the URL, HTTP Digest, HTTP Basic, or a web
+session.
 
 `authenticate(request)` answers with a User or None; `require_user()` raises a 401 Problem that
 the protocol renderers turn into a response carrying both challenges (`challenge_headers`).
@@ -21,6 +22,7 @@ from werkzeug.security import check_password_hash
 
 from server.app_state import db_session, state
 from server.auth import digest
+from server.auth.app_user_keys import key_username, request_key
 from server.auth.cache import CredentialCache, TtlCache
 from server.auth.guessing import guess_limiter
 from server.auth.principal import Principal, load_principal
@@ -239,7 +241,16 @@ def _limited(
     return user, stale
 
 
+def _key_user(token: str) -> User | None:
+    username = key_username(db_session(), token)
+    return _load_user(username) if username is not None else None
+
+
 def authenticate_outcome(request: Request) -> AuthOutcome:
+    token = request_key(request)
+    if token is not None:
+        # A key route: its URL's token is the only credential that counts.
+        return AuthOutcome(_key_user(token))
     if request.authorization is None:
         loader: SessionUserLoader | None = current_app.extensions.get(_SESSION_LOADER_KEY)
         user = loader() if loader is not None else None
@@ -282,6 +293,9 @@ def require_principal(fresh: bool = False) -> Principal:
     """
 
     cache = principal_cache()
+    token = request_key(flask_request)
+    if token is not None:
+        return _key_principal(cache, token, fresh)
 
     def load(username: str, use_cache: bool) -> Principal | None:
         cached = cache.get(username) if use_cache else None
@@ -307,7 +321,32 @@ def require_principal(fresh: bool = False) -> Principal:
     raise _unauthorized(stale)
 
 
+def _key_principal(cache: TtlCache[str, Principal], token: str, fresh: bool) -> Principal:
+    """The principal of an app user's key. A revoked key refuses the next submission at once:
+    revoking bumps the user's credentials version, which the receiver's write checks."""
+    cache_key = "key:" + token
+    principal = None if fresh else cache.get(cache_key)
+    if principal is None:
+        session = db_session()
+        username = key_username(session, token)
+        principal = load_principal(session, username) if username is not None else None
+        if principal is None or not principal.active:
+            cache.forget(cache_key)
+            raise key_refused()
+        cache.put(cache_key, principal)
+    return principal
+
+
+def key_refused() -> Problem:
+    return unauthorized(
+        "This app user's key is not valid: it was revoked, or the QR code is wrong. Ask your "
+        "coordinator for a new QR code."
+    )
+
+
 def _unauthorized(stale: bool) -> Problem:
+    if request_key(flask_request) is not None:
+        return key_refused()
     if flask_request.authorization is None:
         message = "Please sign in with your username and password."
     elif stale:

@@ -2,6 +2,7 @@
 
 from server.models.aggregates import Aggregate, AggregationState
 from server.models.audit import AuditEvent
+from server.models.central import ApiSession, AppUserKey, SubmissionComment
 from server.models.forms import Form, FormAssignment, FormVersion, MediaFile
 from server.models.guessing import GuessCount
 from server.models.org import OrgUnit
@@ -21,6 +22,8 @@ from server.models.web import ExportJob
 __all__ = [
     "Aggregate",
     "AggregationState",
+    "ApiSession",
+    "AppUserKey",
     "Attachment",
     "AuditEvent",
     "DmipPlan",
@@ -38,6 +41,7 @@ __all__ = [
     "PlanState",
     "PlanVersion",
     "Submission",
+    "SubmissionComment",
     "SubmissionReview",
     "SubmissionRow",
     "User",

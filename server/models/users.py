@@ -24,6 +24,9 @@ class User(Base):
     # password. It is password-equivalent for this realm only; see docs in server/auth/digest.py.
     digest_ha1: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # An app user (Central's field key): a phone's identity, signed in by the token in its
+    # URL (server/models/central.py AppUserKey), never by a password; lists of people skip it.
+    app_user: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Bumped on every password change or deactivation so cached credential verdicts die at once.
     credentials_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -44,6 +44,10 @@ def openrosa_request(app: Flask) -> Callable[[], bool]:
 
     def is_openrosa() -> bool:
         path = request.path
-        return request.blueprint == "openrosa" or path in exact or path.startswith(prefixes)
+        return (
+            request.blueprint in ("openrosa", "central_openrosa")
+            or path in exact
+            or path.startswith(prefixes)
+        )
 
     return is_openrosa

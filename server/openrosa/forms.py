@@ -26,6 +26,18 @@ def url_version(version: str) -> str:
     return version or EMPTY_VERSION
 
 
+def _endpoint(name: str) -> str:
+    """OpenRosa's endpoint `name` ("form_xml", "manifest", "media") beside the one answering:
+    the same handlers serve other prefixes too (Central's /v1/key/<token>/projects/1/...), each
+    blueprint naming its endpoints "<prefix kind>_<name>", and the URLs a formList or manifest
+    gives out stay under the prefix the phone asked on."""
+    blueprint = request.blueprint
+    if blueprint == "openrosa" or blueprint is None or request.endpoint is None:
+        return f"openrosa.{name}"
+    kind = request.endpoint.split(".", 1)[1].split("_", 1)[0]
+    return f"{blueprint}.{kind}_{name}"
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"true", "1", "yes"}
 
@@ -79,9 +91,9 @@ def form_list() -> Response:
                 name=version.title,
                 version=version.version,
                 md5=version.md5,
-                download_url=url_for("openrosa.form_xml", _external=True, **at),
+                download_url=url_for(_endpoint("form_xml"), _external=True, **at),
                 manifest_url=(
-                    url_for("openrosa.manifest", _external=True, **at)
+                    url_for(_endpoint("manifest"), _external=True, **at)
                     if version.id in with_media
                     else None
                 ),
@@ -127,7 +139,7 @@ def manifest(xml_form_id: str, version: str) -> Response:
         xml_documents.ManifestEntry(
             filename=media.filename,
             md5=media.md5,
-            download_url=url_for("openrosa.media", filename=media.filename, _external=True, **at),
+            download_url=url_for(_endpoint("media"), filename=media.filename, _external=True, **at),
         )
         for media in form_version.media
     ]

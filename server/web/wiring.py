@@ -26,8 +26,10 @@ from server.web.submissions import bp as submissions_bp
 
 csrf = CSRFProtect()
 
-# Blueprints whose routes never take a browser form; /api/ paths are exempt by prefix.
-CSRF_EXEMPT_BLUEPRINTS = {"openrosa", "health"}
+# Blueprints whose routes never take a browser form; /api/ paths are exempt by prefix. The
+# Central API's writes need a token or password in the request itself (server/central/auth.py),
+# which another site's page cannot send.
+CSRF_EXEMPT_BLUEPRINTS = {"openrosa", "health", "central", "central_openrosa"}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -1,0 +1,113 @@
+"""Fixtures for the Central API: the real app on a free port, and pyodk clients signed in to it.
+
+- `central` (per test): the app served by werkzeug in a thread against this test session's
+  PostgreSQL database, with the org units of `seed_org` (UG > UG-C > D1 > S1, D2 > S2), every
+  table emptied after the test; `central.db()` arranges data.
+- `make_person(username, role, scopes=())` creates a user with password `PASSWORD`.
+- `pyodk_client(username)` is a real pyodk `Client` for that user, signed in through
+  POST /v1/sessions as pyodk does, with its config and token cache in the test's directory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from server.app import create_app
+from server.domain.roles import Role
+from server.models import User
+from server.services.users import create_user
+from server.settings import Settings
+from tests.conftest import REDIS_URL, _truncate_all
+from tests.fixtures.openrosa import seed_org
+from tests.paths import FORMS_DIR
+
+PASSWORD = "central-pass-123"
+
+
+@dataclass
+class CentralServer:
+    url: str
+    app: Flask
+    settings: Settings
+
+    def db(self) -> AbstractContextManager[Session]:
+        """A unit of work on the server's database (commits when the block ends)."""
+        return self.app.extensions["dmip"].db.session()
+
+
+@pytest.fixture(scope="session")
+def central_server(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CentralServer]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("central") / "data",
+        database_url=pg_url,
+        broker_url=REDIS_URL,
+        secret_key="central-test-secret-0123456789",
+        forms_dir=FORMS_DIR,
+        embedded=False,
+    )
+    app = create_app(settings)
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="central-server", daemon=True)
+    thread.start()
+    yield CentralServer(f"http://127.0.0.1:{server.server_port}", app, settings)
+    server.shutdown()
+    thread.join()
+    app.extensions["dmip"].db.dispose()
+
+
+@pytest.fixture
+def central(central_server: CentralServer, pg_url: str) -> Iterator[CentralServer]:
+    with central_server.db() as session:
+        seed_org(session)
+    yield central_server
+    _truncate_all(pg_url)
+
+
+@pytest.fixture
+def make_person(central: CentralServer) -> Callable[..., User]:
+    def make(username: str, role: Role | str, scopes: Sequence[str] = ()) -> User:
+        with central.db() as session:
+            user = create_user(
+                session, username, PASSWORD, role, central.settings.auth_realm, list(scopes)
+            )
+            session.flush()
+            session.expunge(user)
+            return user
+
+    return make
+
+
+@pytest.fixture
+def pyodk_client(central: CentralServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from pyodk.client import Client
+
+    clients = []
+
+    def make(username: str, password: str = PASSWORD, project_id: int = 1):  # type: ignore[no-untyped-def]
+        config = tmp_path / f"pyodk-{username}.toml"
+        config.write_text(
+            "[central]\n"
+            f'base_url = "{central.url}"\n'
+            f'username = "{username}"\n'
+            f'password = "{password}"\n'
+            f"default_project_id = {project_id}\n"
+        )
+        client = Client(config_path=config, cache_path=tmp_path / f"pyodk-{username}-cache.toml")
+        client.open()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
