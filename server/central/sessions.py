@@ -24,7 +24,7 @@ from server.central.render import extended, iso, json_response, success, user_js
 from server.central.roles import verbs_for
 from server.domain.guessing import Attempt
 from server.domain.problems import Problem
-from server.models import User
+from server.models import AuditEvent, User
 from server.services.api_sessions import close_session, find_session, open_session
 
 
@@ -82,6 +82,15 @@ def create_session() -> Response:
         raise Problem(401, "auth.failed", "Could not authenticate with the provided credentials.")
     limiter.succeeded(attempt, check)
     issued = open_session(session, user)
+    session.add(
+        AuditEvent(
+            actor_id=user.id,
+            action="user.session.create",
+            target_type="user",
+            target_id=str(user.id),
+            details={"address": request.remote_addr or ""},
+        )
+    )
     session.commit()
     return json_response(
         {
