@@ -1,5 +1,5 @@
 """Every route, every method it allows, as every kind of user: hostile path parameters, query
-strings, bodies and headers never get a 5xx.
+strings, bodies and headers never get a 5xx (nor, under Central's /v1/, an HTML page).
 
 Runs against PostgreSQL (which refuses NUL in text and ids beyond BIGINT) with a little real
 data, so that requests reach the database: an org tree, a published form, a submission, users
@@ -300,6 +300,12 @@ def test_no_route_answers_5xx(world: World, rule: str, method: str, role: str) -
                 f"{role}: {shown} -> {response.status_code}: "
                 f"{response.get_data(as_text=True)[:500]}"
             )
+            if response.status_code >= 400 and rule.startswith("/v1"):
+                # Central's API answers errors in JSON (OpenRosa XML on Collect's routes),
+                # never with a page.
+                assert not response.mimetype.startswith("text/html"), (
+                    f"{role}: {shown} -> {response.status_code} {response.mimetype}"
+                )
         finally:
             response.close()
 
