@@ -1,6 +1,8 @@
 """Collect's OpenRosa routes under /v1/, as Central has them:
 
     /v1/key/<token>/projects/1/formList, /submission, /forms/...    an app user's phone
+                                     (and Central's unversioned /forms/<id>.xml, /manifest,
+                                     /attachments/<name>: server/central/key_forms.py)
     /v1/projects/1/formList, /submission, /forms/...                a person's, with a password
 
 They are the OpenRosa endpoints of server/openrosa themselves (same durability, idempotence
@@ -18,6 +20,7 @@ from flask import Blueprint, Request, g, request
 from werkzeug.exceptions import HTTPException
 
 from server.auth.app_user_keys import KEY_ENVIRON
+from server.central import key_forms
 from server.central.render import PROJECT_ID
 from server.db import DATABASE_UNAVAILABLE
 from server.domain.problems import Problem
@@ -53,6 +56,13 @@ for _kind, _prefix in _PREFIXES.items():
         # "<prefix kind>_<OpenRosa's endpoint>": server/openrosa/forms.py finds its sibling
         # endpoints by that name.
         bp.add_url_rule(_prefix + _rule, f"{_kind}_{_endpoint}", _view, methods=_methods)
+# Central's unversioned addresses, under the key prefix only (server/central/key_forms.py).
+for _rule, _endpoint, _view in [
+    ("/forms/<xml_form_id>.xml", "current_form_xml", key_forms.form_xml),
+    ("/forms/<xml_form_id>/manifest", "current_manifest", key_forms.manifest),
+    ("/forms/<xml_form_id>/attachments/<filename>", "current_attachment", key_forms.attachment),
+]:
+    bp.add_url_rule(_PREFIXES["key"] + _rule, f"key_{_endpoint}", _view, methods=["GET"])
 
 # The endpoints whose handlers stream the body themselves (server/app.py's request guard).
 STREAMED_ENDPOINTS = frozenset(f"central_openrosa.{kind}_submission" for kind in _PREFIXES)
