@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Request, g, request
+from flask import Blueprint, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from server.auth.app_user_keys import KEY_ENVIRON
+from server.app_state import state
+from server.auth.app_user_keys import KEY_ENVIRON, request_key
 from server.central import key_forms
 from server.central.render import PROJECT_ID
 from server.db import DATABASE_UNAVAILABLE
@@ -92,9 +93,29 @@ def is_key_route(req: Request) -> bool:
     return req.blueprint == "central_openrosa"
 
 
-bp.register_error_handler(Problem, render_problem)
+def _render_problem(problem: Problem) -> Response:
+    response = render_problem(problem)
+    if problem.status == 401 and request_key(request) is not None:
+        # A refused key is no question of a password: a challenge would only make Collect ask
+        # for one. Nothing but a new QR code helps, as the message says.
+        response.headers.remove("WWW-Authenticate")
+    return response
+
+
+def _submission_headers(response: Response) -> Response:
+    response = add_protocol_headers(response)
+    if request.endpoint in STREAMED_ENDPOINTS:
+        # As /submission: Collect reads the largest body it may send from every answer of the
+        # submission endpoint (HEAD's 204 first) and splits bigger submissions.
+        response.headers["X-OpenRosa-Accept-Content-Length"] = str(
+            state().settings.max_submission_bytes
+        )
+    return response
+
+
+bp.register_error_handler(Problem, _render_problem)
 bp.register_error_handler(HTTPException, render_http_exception)
 for _unavailable in DATABASE_UNAVAILABLE:
     bp.register_error_handler(_unavailable, render_database_unavailable)
 bp.register_error_handler(Exception, render_unexpected)
-bp.after_request(add_protocol_headers)
+bp.after_request(_submission_headers)
