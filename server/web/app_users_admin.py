@@ -135,7 +135,6 @@ def _detail_page(user: User, error: str | None = None) -> str:
         user=user,
         role_labels=ROLE_LABELS,
         has_key=token is not None,
-        key_url=key_url(token) if token else None,
         forms=_forms(),
         assigned={f.id for f in assigned_forms(db_session(), user)},
         error=error,
