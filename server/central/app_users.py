@@ -35,10 +35,10 @@ from server.central.auth import require_actor
 from server.central.render import PROJECT_ID, actor_json, extended, iso, json_response, success
 from server.central.sessions import json_body
 from server.domain.problems import bad_request
+from server.services.app_user_access import delete_app_user
 from server.services.app_users import (
     AppUserEntry,
     create_app_user,
-    delete_app_user,
     find_app_user,
     list_app_users,
     require_manager,

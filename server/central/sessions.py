@@ -28,7 +28,8 @@ from server.domain.guessing import Attempt
 from server.domain.problems import Problem
 from server.models import User
 from server.services.api_sessions import close_session, find_session, open_session
-from server.services.app_users import app_user_of_token, may_manage, revoke_access, within_reach
+from server.services.app_user_access import app_user_of_token, revoke_access
+from server.services.app_users import may_manage, within_reach
 
 
 def register(bp: Blueprint) -> None:

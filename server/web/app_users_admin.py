@@ -17,15 +17,14 @@ from server.app_state import db_session, state
 from server.domain.problems import Problem
 from server.domain.roles import Role
 from server.models import Form, User
+from server.services.app_user_access import delete_app_user, token_of
 from server.services.app_user_forms import assigned_forms, set_assigned_forms
 from server.services.app_users import (
     APP_USER_ROLES,
     AppUserEntry,
     create_app_user,
-    delete_app_user,
     find_app_user,
     list_app_users,
-    token_of,
 )
 from server.web import accounts, collect_qr
 from server.web.permissions import require_user, roles_required
