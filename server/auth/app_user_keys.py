@@ -8,34 +8,26 @@ comparing tokens never leaks timing.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-
 from flask import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.domain.app_user_tokens import TOKEN_LENGTH, new_nonce, token_for, token_sha256
 from server.models import AppUserKey, User
+
+# Made in server/domain (the services make keys too); their home for everyone else is here.
+__all__ = [
+    "KEY_ENVIRON",
+    "TOKEN_LENGTH",
+    "key_username",
+    "new_nonce",
+    "request_key",
+    "token_for",
+    "token_sha256",
+]
 
 # Where a key route leaves the token of its URL for authentication to find.
 KEY_ENVIRON = "dmip.app_user_token"
-# Central's tokens are 64 characters; ours are 64 of the URL-safe base64 alphabet.
-TOKEN_LENGTH = 64
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(32)
-
-
-def token_for(secret_key: str, nonce: str) -> str:
-    digest = hmac.new(secret_key.encode(), b"app-user-key:" + nonce.encode(), hashlib.sha384)
-    return base64.urlsafe_b64encode(digest.digest()).decode()[:TOKEN_LENGTH]
-
-
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def request_key(request: Request) -> str | None:

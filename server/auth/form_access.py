@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.auth.principal import Principal
+from server.auth.principal import Principal, limited_to
 from server.domain.roles import Role
 from server.models import FormAssignment, User
 
@@ -28,12 +28,15 @@ F = TypeVar("F", bound=FormLike)
 
 
 def assigned_form_ids(user: User, session: Session) -> set[int] | None:
-    """The forms an enumerator is limited to, or None when no assignment limits them."""
-    if user.role is not Role.enumerator:
+    """The forms a user is limited to, or None when no assignment limits them.
+
+    An enumerator with no assignment fills every form open to the role; an app user, as on
+    ODK Central, only the forms assigned to it, so none until one is (an empty set)."""
+    if not user.app_user and user.role is not Role.enumerator:
         return None
     rows = session.scalars(select(FormAssignment.form_id).where(FormAssignment.user_id == user.id))
-    ids = set(rows)
-    return ids or None
+    limit = limited_to(user.app_user, rows)
+    return set(limit) if limit is not None else None
 
 
 def can_fill(user: User, form: FormLike, session: Session) -> bool:

@@ -15,6 +15,7 @@ area takes effect within seconds in every web process, with no cross-process sig
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -42,7 +43,8 @@ class Principal:
     digest_ha1: str
     # Materialised paths of the user's areas: a place is in scope when its path starts with one.
     scope_paths: tuple[str, ...]
-    # The forms an enumerator is limited to, or None when no assignment limits them.
+    # The forms the user is limited to, or None when no assignment limits them (an app user
+    # is always limited: server/auth/form_access.py `assigned_form_ids`).
     assigned_form_ids: frozenset[int] | None
 
     @property
@@ -59,22 +61,23 @@ def load_principal(session: Session, username: str) -> Principal | None:
             User.credentials_version,
             User.password_hash,
             User.digest_ha1,
+            User.app_user,
         ).where(User.username == username)
     ).first()
     if user is None:
         return None
-    user_id, role, active, credentials_version, password_hash, digest_ha1 = user
+    user_id, role, active, credentials_version, password_hash, digest_ha1, app_user = user
     paths = session.scalars(
         select(OrgUnit.path)
         .join(UserScope, UserScope.org_unit_id == OrgUnit.id)
         .where(UserScope.user_id == user_id)
     )
     assigned: frozenset[int] | None = None
-    if role is Role.enumerator:
-        assigned = frozenset(
-            session.scalars(select(FormAssignment.form_id).where(FormAssignment.user_id == user_id))
+    if app_user or role is Role.enumerator:
+        rows = session.scalars(
+            select(FormAssignment.form_id).where(FormAssignment.user_id == user_id)
         )
-        assigned = assigned or None
+        assigned = limited_to(app_user, rows)
     return Principal(
         id=user_id,
         username=username,
@@ -86,6 +89,13 @@ def load_principal(session: Session, username: str) -> Principal | None:
         scope_paths=tuple(paths),
         assigned_form_ids=assigned,
     )
+
+
+def limited_to(app_user: bool, assigned: Iterable[int]) -> frozenset[int] | None:
+    """Form assignments as a limit: an app user's always (none assigned: no form, as on ODK
+    Central); anyone else's only when there is an assignment."""
+    ids = frozenset(assigned)
+    return ids if app_user or ids else None
 
 
 def principal_cache(ttl: float = DEFAULT_TTL) -> TtlCache[str, Principal]:

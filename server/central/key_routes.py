@@ -1,6 +1,8 @@
 """Collect's OpenRosa routes under /v1/, as Central has them:
 
     /v1/key/<token>/projects/1/formList, /submission, /forms/...    an app user's phone
+                                     (and Central's unversioned /forms/<id>.xml, /manifest,
+                                     /attachments/<name>: server/central/key_forms.py)
     /v1/projects/1/formList, /submission, /forms/...                a person's, with a password
 
 They are the OpenRosa endpoints of server/openrosa themselves (same durability, idempotence
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Request, g, request
+from flask import Blueprint, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from server.auth.app_user_keys import KEY_ENVIRON
+from server.app_state import state
+from server.auth.app_user_keys import KEY_ENVIRON, request_key
+from server.central import key_forms
 from server.central.render import PROJECT_ID
 from server.db import DATABASE_UNAVAILABLE
 from server.domain.problems import Problem
@@ -53,6 +57,13 @@ for _kind, _prefix in _PREFIXES.items():
         # "<prefix kind>_<OpenRosa's endpoint>": server/openrosa/forms.py finds its sibling
         # endpoints by that name.
         bp.add_url_rule(_prefix + _rule, f"{_kind}_{_endpoint}", _view, methods=_methods)
+# Central's unversioned addresses, under the key prefix only (server/central/key_forms.py).
+for _rule, _endpoint, _view in [
+    ("/forms/<xml_form_id>.xml", "current_form_xml", key_forms.form_xml),
+    ("/forms/<xml_form_id>/manifest", "current_manifest", key_forms.manifest),
+    ("/forms/<xml_form_id>/attachments/<filename>", "current_attachment", key_forms.attachment),
+]:
+    bp.add_url_rule(_PREFIXES["key"] + _rule, f"key_{_endpoint}", _view, methods=["GET"])
 
 # The endpoints whose handlers stream the body themselves (server/app.py's request guard).
 STREAMED_ENDPOINTS = frozenset(f"central_openrosa.{kind}_submission" for kind in _PREFIXES)
@@ -82,9 +93,29 @@ def is_key_route(req: Request) -> bool:
     return req.blueprint == "central_openrosa"
 
 
-bp.register_error_handler(Problem, render_problem)
+def _render_problem(problem: Problem) -> Response:
+    response = render_problem(problem)
+    if problem.status == 401 and request_key(request) is not None:
+        # A refused key is no question of a password: a challenge would only make Collect ask
+        # for one. Nothing but a new QR code helps, as the message says.
+        response.headers.remove("WWW-Authenticate")
+    return response
+
+
+def _submission_headers(response: Response) -> Response:
+    response = add_protocol_headers(response)
+    if request.endpoint in STREAMED_ENDPOINTS:
+        # As /submission: Collect reads the largest body it may send from every answer of the
+        # submission endpoint (HEAD's 204 first) and splits bigger submissions.
+        response.headers["X-OpenRosa-Accept-Content-Length"] = str(
+            state().settings.max_submission_bytes
+        )
+    return response
+
+
+bp.register_error_handler(Problem, _render_problem)
 bp.register_error_handler(HTTPException, render_http_exception)
 for _unavailable in DATABASE_UNAVAILABLE:
     bp.register_error_handler(_unavailable, render_database_unavailable)
 bp.register_error_handler(Exception, render_unexpected)
-bp.after_request(add_protocol_headers)
+bp.after_request(_submission_headers)

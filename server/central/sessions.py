@@ -1,7 +1,9 @@
 """Sessions and the current user.
 
     POST   /v1/sessions            {"email", "password"} -> {"token", "expiresAt", "createdAt"}
-    DELETE /v1/sessions/<token>    sign out (a user may end their own sessions only)
+    DELETE /v1/sessions/<token>    sign out (a user may end their own sessions only), or, with
+                                   an app user's token, revoke that app user (its manager
+                                   only: server/central/app_users.py)
     GET    /v1/users/current       who the credentials belong to
 
 Central signs in by email; here the `email` field holds the username (an email address is a
@@ -26,6 +28,8 @@ from server.domain.guessing import Attempt
 from server.domain.problems import Problem
 from server.models import AuditEvent, User
 from server.services.api_sessions import close_session, find_session, open_session
+from server.services.app_user_access import app_user_of_token, revoke_access
+from server.services.app_users import may_manage, within_reach
 
 
 def register(bp: Blueprint) -> None:
@@ -105,6 +109,13 @@ def delete_session(token: str) -> Response:
     actor = require_actor()
     session = db_session()
     found = find_session(session, token)
+    if found is None:
+        # Central's way to revoke an app user: DELETE its token as a session.
+        app_user = app_user_of_token(session, token)
+        if app_user is not None and may_manage(actor) and within_reach(actor, app_user):
+            revoke_access(session, actor, app_user)
+            session.commit()
+            return success()
     if found is None or found.user_id != actor.id:
         raise Problem(404, "central.not_found", "Could not find the resource you were looking for.")
     close_session(session, token)

@@ -1,5 +1,6 @@
 """Admin pages: users (create, scope, reset password, (de)activate, Collect QR code) and the
-org hierarchy (browse by level, CSV import with its report)."""
+org hierarchy (browse by level, CSV import with its report). App users (phones signed in by a
+key) have pages of their own: server/web/app_users_admin.py."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ PROJECT_NAME = "DMIP"
 
 def _user_or_404(user_id: int) -> User:
     user = db_session().get(User, user_id)
-    if user is None:
+    if user is None or user.app_user:
+        # App users have pages of their own (server/web/app_users_admin.py).
         abort(404)
     return user
 
@@ -41,7 +43,11 @@ def _user_or_404(user_id: int) -> User:
 @bp.get("/users")
 @roles_required(Role.admin)
 def users() -> str:
-    rows = db_session().scalars(select(User).order_by(User.role, User.username)).all()
+    rows = (
+        db_session()
+        .scalars(select(User).where(User.app_user.is_(False)).order_by(User.role, User.username))
+        .all()
+    )
     return render_template("admin/users.html", users=rows, role_labels=ROLE_LABELS)
 
 

@@ -33,6 +33,20 @@ def collect_settings(server_url: str, username: str, project_name: str) -> dict[
     }
 
 
+def app_user_settings(key_url: str, project_name: str) -> dict[str, Any]:
+    """An app user's code, as ODK Central makes it: the server URL carries the key
+    (<server>/v1/key/<token>/projects/1), so there is no username and no password to type."""
+    return {
+        "general": {
+            "server_url": key_url,
+            "form_update_mode": "match_exactly",
+            "autosend": "wifi_and_cellular",
+        },
+        "admin": {},
+        "project": {"name": project_name, "icon": "D", "color": "#1d5e8c"},
+    }
+
+
 def encode_settings(settings: dict[str, Any]) -> str:
     raw = json.dumps(settings, separators=(",", ":"), sort_keys=True).encode("utf-8")
     return base64.b64encode(zlib.compress(raw)).decode("ascii")

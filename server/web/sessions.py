@@ -73,6 +73,7 @@ def current_user() -> User | None:
         if (
             found is not None
             and found.active
+            and not found.app_user  # a phone's identity, never a browser's
             and found.credentials_version == session.get(VERSION_KEY)
         ):
             user = found

@@ -45,7 +45,13 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
         return _limited(next_url, username, check.wait)
     session = db_session()
     user = session.scalar(select(User).where(User.username == username)) if username else None
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    if (
+        user is None
+        or not user.active
+        # An app user signs in by its key only (its password is random and never told).
+        or user.app_user
+        or not check_password_hash(user.password_hash, password)
+    ):
         session.rollback()
         wait = limiter.failed(attempt)
         if wait:

@@ -15,6 +15,7 @@ from server.auth.http import set_session_user_loader
 # Its routes are on the plans blueprint, which must have them before it is registered.
 from server.web import plan_documents  # noqa: F401
 from server.web.admin import bp as admin_bp
+from server.web.app_users_admin import bp as app_users_bp
 from server.web.exports import bp as exports_bp
 from server.web.forms_admin import bp as forms_bp
 from server.web.home import bp as home_bp
@@ -62,6 +63,7 @@ def init_web(app: Flask) -> None:
         auth_bp,
         home_bp,
         admin_bp,
+        app_users_bp,
         forms_bp,
         indicators_bp,
         plans_bp,
