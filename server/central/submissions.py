@@ -33,18 +33,19 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, redirect, request, url_for
 
 from server.app_state import db_session
 from server.auth.http import principal_cache
 from server.auth.principal import Principal
 from server.central import submission_attachments, submission_history
 from server.central.auth import require_actor, require_submitter
-from server.central.render import extended, json_response
+from server.central.render import PROJECT_ID, extended, json_response
 from server.central.sessions import json_body
 from server.central.submission_access import (
     form_or_404,
     may_change,
+    not_found,
     require_reader,
     require_reads,
     require_reviews,
@@ -59,14 +60,19 @@ from server.central.submission_json import (
 )
 from server.domain.problems import Problem
 from server.domain.xform.submission_meta import SubmissionMeta
-from server.models import User
 from server.models.submissions import ReviewState
 from server.openrosa.accept import Accepted, Rules, Sent, accept
 from server.openrosa.deps import receiver
 from server.openrosa.submission import MAX_XML_BYTES, device_id
 from server.services import review
 from server.services.ingest_edits import Editor
-from server.services.submission_versions import Logical, visible
+from server.services.submission_versions import (
+    Logical,
+    logical,
+    root_of,
+    row_by_instance,
+    visible,
+)
 
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 ONE = BASE + "/<instance_id>"
@@ -102,21 +108,40 @@ def list_submissions(xml_form_id: str) -> Response:
 
 
 def get_submission(xml_form_id: str, instance_id: str) -> Response:
-    actor = require_actor()
-    found = _readable(actor, xml_form_id, instance_id)
+    found = _readable(xml_form_id, instance_id, "central.submission_version")
+    if isinstance(found, Response):
+        return found
     return json_response(_one_json(found))
 
 
 def submission_xml(xml_form_id: str, instance_id: str) -> Response:
-    actor = require_actor()
-    found = _readable(actor, xml_form_id, instance_id)
+    found = _readable(xml_form_id, instance_id, "central.submission_version_xml")
+    if isinstance(found, Response):
+        return found
     return Response(found.current.xml, content_type="application/xml")
 
 
-def _readable(actor: User, xml_form_id: str, instance_id: str) -> Logical:
+def _readable(xml_form_id: str, instance_id: str, version_endpoint: str) -> Logical | Response:
+    """The submission the caller may read; for a later version's instanceID, as in Central, a
+    redirect to that version's own address."""
+    actor = require_actor()
     form = form_or_404(xml_form_id)
     require_reader(actor)
-    found = submission_or_404(form, instance_id)
+    session = db_session()
+    found = logical(session, form.id, instance_id)
+    if found is None:
+        row = row_by_instance(session, form.id, instance_id)
+        if row is None or row.supersedes_id is None:
+            raise not_found()
+        return redirect(
+            url_for(
+                version_endpoint,
+                project_id=PROJECT_ID,
+                xml_form_id=xml_form_id,
+                instance_id=root_of(session, row).instance_id,
+                version_id=instance_id,
+            )
+        )
     require_reads(actor, found)
     return found
 

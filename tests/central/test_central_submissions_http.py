@@ -327,3 +327,17 @@ def test_a_deleted_submission_is_gone(central, visits) -> None:
         row.deleted_at = utcnow()
     assert call(central, "GET", "", "ada").json() == []
     problem(call(central, "GET", f"/{instance_id}", "ada"), 404, "404.1")
+
+
+def test_a_later_versions_id_leads_to_that_version(central, visits) -> None:
+    first = create(central, "cora1")
+    second = new_id()
+    edit = visit(second, deprecated_id=first, pupils=3, photo=None, staff=())
+    put = call(central, "PUT", f"/{first}", "cora1", data=edit.encode(), headers=XML)
+    assert put.status_code == 200, put.text
+    moved = call(central, "GET", f"/{second}", "ada", allow_redirects=False)
+    assert moved.status_code == 302
+    assert moved.headers["Location"].endswith(f"/submissions/{first}/versions/{second}")
+    assert call(central, "GET", f"/{second}", "ada").json()["instanceId"] == second
+    assert call(central, "GET", f"/{second}.xml", "ada").content == edit.encode()
+    problem(call(central, "GET", f"/{second}", "cora2"), 403, "403.1")
