@@ -20,6 +20,7 @@ from server.central import errors as central_errors
 from server.central.blueprint import bp as central_bp
 from server.central.key_routes import STREAMED_ENDPOINTS
 from server.central.key_routes import bp as central_openrosa_bp
+from server.central.submission_attachments import STREAMED_ENDPOINTS as STREAMED_UPLOADS
 from server.db import DATABASE_UNAVAILABLE, is_database_unavailable
 from server.domain.problems import Problem
 from server.health import bp as health_bp
@@ -85,10 +86,13 @@ def _address_checked_by_handler(req: Request) -> bool:
 
 def _body_read_by_handler(req: Request) -> bool:
     """Requests whose body the guard leaves alone: Collect's, which the receiver streams to
-    disk itself, and those for no route, which are refused without reading it."""
+    disk itself, a file uploaded to a submission through the Central API (streamed to the blob
+    store whatever its Content-Type), and those for no route, which are refused without
+    reading it."""
     return (
         req.blueprint == "openrosa"
         or req.endpoint in STREAMED_ENDPOINTS
+        or req.endpoint in STREAMED_UPLOADS
         or req.routing_exception is not None
     )
 

@@ -1,6 +1,7 @@
 """The receiver's own CPU per submission, without gunicorn, wrk or the network.
 
     python bench/ingest/inprocess.py [--requests 3000] [--rounds 5] [--profile]
+                                     [--paths submission,rest,key]
 
 Sets up what bench/ingest/run.py sets up, builds the real app and the bare endpoint
 (bench/ingest/bare_app.py) in this process and calls each as gunicorn calls it: the WSGI app
@@ -9,7 +10,9 @@ Basic credentials, a fresh instanceID each). After 300 calls of each to warm the
 alternates rounds of `--requests / --rounds` calls of the real app and of the bare endpoint and
 prints the median CPU time per call of each (this process's: the receiver's wake-up thread
 included; PostgreSQL's time is its own process's), what the receiver adds to the bare endpoint
-and the ratio of the two.
+and the ratio of the two. `--paths` (as in bench/ingest/run.py) adds the Central API's create
+and an app user's key path as further "real" callers in the same alternating rounds, each
+reported against /submission.
 
 One request at a time and counted in CPU time, this is steadier than a wrk run on a shared
 machine, and so the measure to compare two versions of the receiver by. It leaves out what
@@ -56,24 +59,37 @@ BOUNDARY = "----dmipbenchboundary7MA4YWxkTrZu0gW"  # submit.lua's
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
-def environ_factory() -> Callable[[], dict[str, Any]]:
-    """A new environ per call, as gunicorn would build it for one of submit.lua's requests."""
+def environ_factory(path: str = "submission", token: str = "") -> Callable[[], dict[str, Any]]:
+    """A new environ per call, as gunicorn would build it for one of submit.lua's requests
+    through the way in `path` (bench/ingest/run.py `path_env`)."""
     template = bench.submission_template()
     credentials = base64.b64encode(f"{bench.USERNAME}:{bench.PASSWORD}".encode()).decode()
+    target = {
+        "submission": "/submission",
+        "rest": "/v1/projects/1/forms/bench_ingest/submissions",
+        "key": f"/v1/key/{token}/projects/1/submission",
+    }[path]
 
     def environ() -> dict[str, Any]:
         xml = template.replace("INSTANCE_ID", f"uuid:{uuid.uuid4()}")
-        body = (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
-            f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n{xml}\r\n'
-            f"--{BOUNDARY}--\r\n"
-        ).encode()
+        if path == "rest":
+            body, content_type = xml.encode(), "application/xml"
+        else:
+            body = (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+                f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n{xml}\r\n'
+                f"--{BOUNDARY}--\r\n"
+            ).encode()
+            content_type = f"multipart/form-data; boundary={BOUNDARY}"
+        headers = {"HTTP_AUTHORIZATION": f"Basic {credentials}"} if path != "key" else {}
+        if path != "rest":
+            headers["HTTP_X_OPENROSA_VERSION"] = "1.0"
         return {
             "REQUEST_METHOD": "POST",
             "SCRIPT_NAME": "",
-            "PATH_INFO": "/submission",
+            "PATH_INFO": target,
             "QUERY_STRING": "",
-            "RAW_URI": "/submission",
+            "RAW_URI": target,
             "SERVER_PROTOCOL": "HTTP/1.1",
             "SERVER_SOFTWARE": "gunicorn/23.0.0",
             "SERVER_NAME": "127.0.0.1",
@@ -81,9 +97,8 @@ def environ_factory() -> Callable[[], dict[str, Any]]:
             "REMOTE_ADDR": "127.0.0.1",
             "REMOTE_PORT": "40000",
             "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_AUTHORIZATION": f"Basic {credentials}",
-            "HTTP_X_OPENROSA_VERSION": "1.0",
-            "CONTENT_TYPE": f"multipart/form-data; boundary={BOUNDARY}",
+            **headers,
+            "CONTENT_TYPE": content_type,
             "CONTENT_LENGTH": str(len(body)),
             "wsgi.input": io.BytesIO(body),
             "wsgi.errors": sys.stderr,
@@ -97,12 +112,14 @@ def environ_factory() -> Callable[[], dict[str, Any]]:
     return environ
 
 
-def caller(app: WsgiApp, environ: Callable[[], dict[str, Any]]) -> Callable[[], None]:
+def caller(
+    app: WsgiApp, environ: Callable[[], dict[str, Any]], expected: str = "201"
+) -> Callable[[], None]:
     """One request through `app`, its body read to the end and closed as a server would."""
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        if not status.startswith("201"):
-            raise RuntimeError(f"expected 201, got {status}")
+        if not status.startswith(expected):
+            raise RuntimeError(f"expected {expected}, got {status}")
 
     def call() -> None:
         body = app(environ(), start_response)
@@ -125,19 +142,20 @@ def cpu_per_call(call: Callable[[], None], count: int) -> float:
 
 
 @contextlib.contextmanager
-def real_app() -> Iterator[Any]:
+def real_app() -> Iterator[tuple[Any, str]]:
     """The real app, built in this process on a throwaway database set up as
-    bench/ingest/run.py sets it up (its settings in this process's environment)."""
+    bench/ingest/run.py sets it up (its settings in this process's environment), and the
+    token of the app user it made."""
     with bench.database() as url, tempfile.TemporaryDirectory(prefix="dmip-inproc-") as tmp:
         env = bench.server_env(url, Path(tmp) / "data")
-        bench.prepare(env)
+        token = bench.prepare(env)
         os.environ.update(env)
         from server.app import create_app, prepare_for_requests
         from server.settings import Settings
 
         app = create_app(Settings.from_env())
         prepare_for_requests(app)
-        yield app
+        yield app, token
 
 
 def main() -> None:
@@ -146,22 +164,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-worker", action="store_true")
+    parser.add_argument("--paths", default="submission", help="as bench/ingest/run.py's")
     args = parser.parse_args()
-    with real_app() as app:
+    paths = [x.strip() for x in args.paths.split(",") if x.strip()]
+    with real_app() as (app, token):
         from bench.ingest.bare_app import app as bare_app
         from server.openrosa.deps import wakeups
         from server.settings import Settings
 
         environ = environ_factory()
-        real, bare = caller(app, environ), caller(bare_app, environ)
+        bare = caller(bare_app, environ)
+        callers = {
+            name: caller(app, environ_factory(name, token), "200" if name == "rest" else "201")
+            for name in paths
+        }
+        real = callers[paths[0]]
         for _ in range(300):
-            real()
+            for call in callers.values():
+                call()
             bare()
         per_round = max(args.requests // args.rounds, 1)
-        times: dict[str, list[float]] = {"real": [], "bare": []}
+        times: dict[str, list[float]] = {"bare": [], **{name: [] for name in paths}}
         for _ in range(args.rounds):
-            times["real"].append(cpu_per_call(real, per_round))
+            for name, call in callers.items():
+                times[name].append(cpu_per_call(call, per_round))
             times["bare"].append(cpu_per_call(bare, per_round))
+        times["real"] = times[paths[0]]
         real_us, bare_us = statistics.median(times["real"]), statistics.median(times["bare"])
         print(
             f"{per_round} x {args.rounds} requests each: real {real_us:.0f} us CPU per request, "
@@ -170,6 +198,17 @@ def main() -> None:
         )
         print("  rounds, real:", ", ".join(f"{t:.0f}" for t in times["real"]))
         print("  rounds, bare:", ", ".join(f"{t:.0f}" for t in times["bare"]))
+        for name in paths[1:]:
+            us = statistics.median(times[name])
+            against = (
+                f", / /submission {us / statistics.median(times['submission']):.2f}"
+                if "submission" in times
+                else ""
+            )
+            print(
+                f"  {name}: {us:.0f} us CPU per request (rounds "
+                f"{', '.join(f'{t:.0f}' for t in times[name])}){against}"
+            )
         if args.profile:
             # CPU time, not wall time: waits on PostgreSQL are not the receiver's cost.
             profile = cProfile.Profile(time.process_time)

@@ -2,7 +2,7 @@
 
     python bench/ingest/run.py [--duration 15] [--connections 1,8,32] [--repeat 3] [--warm 3]
                                [--sustained 60] [--burst-worker] [--server-times]
-                               [--keep-logs DIR] [--json FILE]
+                               [--paths submission,rest,key] [--keep-logs DIR] [--json FILE]
 
 Needs PostgreSQL and Redis (the same defaults as the tests) and `wrk` (Debian package). It makes
 a throwaway database, publishes a small form, creates an enumerator, starts gunicorn with the
@@ -21,6 +21,12 @@ nothing left to process. With a Celery worker running it then reports the sustai
 (accepted and processed over --sustained seconds), and streams a 100 MB attachment to measure
 the web process's memory growth. `--server-times` adds, for every real run, the server's own
 time per request from its access log (bench/ingest/access_times.py), beside wrk's latency.
+`--paths` names the ways in the real server is measured by, in the same alternating runs:
+`submission` (POST /submission, Collect's, the default), `rest` (the Central API's create,
+POST /v1/projects/1/forms/<f>/submissions with the raw XML, as the same enumerator) and `key`
+(Collect's multipart body to /v1/key/<token>/projects/1/submission, as an app user the
+benchmark makes, with no password); each is reported against the bare endpoint and, with
+`submission` among them, against /submission.
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ ADMIN_PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("DMIP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 USERNAME, PASSWORD = "bench_enumerator", "bench-password-1"
+APP_USER = "bench_app_user"
+SECRET_KEY = "bench-secret-key-0123456789abcdef"
 DISTRICT = "UG-101"
 # Unset: as many as server/gunicorn_conf.py starts in production.
 GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "")
@@ -137,14 +145,15 @@ def server_env(url: str, data_dir: Path) -> dict[str, str]:
         "DMIP_DATABASE_URL": url,
         "DMIP_BROKER_URL": REDIS_URL,
         "DMIP_DATA_DIR": str(data_dir),
-        "DMIP_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "DMIP_SECRET_KEY": SECRET_KEY,
         "BENCH_TEMPLATE": submission_template(),
         "BENCH_AUTH": base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode(),
     }
 
 
-def prepare(env: dict[str, str]) -> None:
-    """Schema, Uganda's hierarchy, the form and the enumerator, through the project's services."""
+def prepare(env: dict[str, str]) -> str:
+    """Schema, Uganda's hierarchy, the form, the enumerator and the app user, through the
+    project's services; the app user's token."""
     code = f"""
 from server.settings import Settings
 from server.db import Database
@@ -164,10 +173,67 @@ with db.session() as session:
                     "bench_ingest.xlsx", {{}}, None)
 with db.session() as session:
     create_user(session, {USERNAME!r}, {PASSWORD!r}, "enumerator", s.auth_realm, ["{DISTRICT}"])
+# The app user of the key path: a user flagged as one, with a key whose token is the HMAC of
+# its nonce (server/models/central.py), the password random and never used.
+import secrets
+from server.auth.app_user_keys import new_nonce, token_for, token_sha256
+from server.models import AppUserKey
+with db.session() as session:
+    user = create_user(session, {APP_USER!r}, secrets.token_urlsafe(24), "enumerator",
+                       s.auth_realm, ["{DISTRICT}"])
+    user.app_user = True
+    session.flush()
+    nonce = new_nonce()
+    session.add(AppUserKey(user_id=user.id, project_id=1, nonce=nonce,
+                           token_sha256=token_sha256(token_for(s.secret_key, nonce))))
+    print(token_for(s.secret_key, nonce))
 """
-    subprocess.run(
-        [sys.executable, "-c", code], input=bench_xlsform(), env=env, check=True, cwd=ROOT
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=bench_xlsform(),
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
     )
+    return done.stdout.decode().strip().splitlines()[-1]
+
+
+def compare(by_path: dict[str, dict], bare: dict) -> dict[str, dict]:
+    """Each way in's fastest run, with its ratio to the bare endpoint and to /submission."""
+    base = by_path.get("submission")
+    return {
+        name: {
+            **run,
+            "ratio_to_bare": run["rate"] / bare["rate"] if bare["rate"] else 0.0,
+            "ratio_to_submission": run["rate"] / base["rate"] if base and base["rate"] else None,
+        }
+        for name, run in by_path.items()
+    }
+
+
+def describe(name: str, run: dict) -> str:
+    against = run["ratio_to_submission"]
+    return (
+        f"{name}: {run['rate']:8.1f}/s p50 {run['p50_ms']:.1f} ms p99 {run['p99_ms']:.1f} ms"
+        f" | ratio to bare {run['ratio_to_bare']:.2f}"
+        + (f" | to /submission {against:.2f}" if against is not None else "")
+    )
+
+
+def path_env(env: dict[str, str], path: str, token: str) -> dict[str, str]:
+    """What submit.lua reads to send through one way in (`--paths`)."""
+    if path == "submission":
+        return env
+    if path == "rest":
+        return {
+            **env,
+            "BENCH_PATH": "/v1/projects/1/forms/bench_ingest/submissions",
+            "BENCH_RAW": "1",
+        }
+    if path == "key":
+        return {**env, "BENCH_PATH": f"/v1/key/{token}/projects/1/submission", "BENCH_AUTH": ""}
+    raise ValueError(f"unknown path {path!r}: use submission, rest or key")
 
 
 @contextlib.contextmanager
@@ -357,6 +423,11 @@ def main() -> None:
         action="store_true",
         help="log the server's own time per request (both endpoints) and report it per real run",
     )
+    parser.add_argument(
+        "--paths",
+        default="submission",
+        help="ways in to measure the real server by: submission, rest, key (comma-separated)",
+    )
     parser.add_argument("--keep-logs", type=Path, help="copy the servers' and worker's logs here")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -370,7 +441,10 @@ def main() -> None:
         env = server_env(url, Path(tmp) / "data")
         if args.server_times:
             env["GUNICORN_CMD_ARGS"] = f"--access-logformat '{access_times.FORMAT}'"
-        prepare(env)
+        token = prepare(env)
+        paths = [x.strip() for x in args.paths.split(",") if x.strip()]
+        envs = {name: path_env(env, name, token) for name in paths}
+        results["paths"] = paths
         logs = Path(tmp)
         real_port, bare_port = free_port(), free_port()
         rows = []
@@ -381,7 +455,8 @@ def main() -> None:
             wait_http(real_port)
             wait_http(bare_port)
             warm(bare_port, env, args.warm)
-            warm(real_port, env, args.warm)
+            for name in paths:
+                warm(real_port, envs[name], args.warm)
             # The worker, when asked for, runs through every burst and is stopped before the
             # sustained phase starts its own.
             burst_worker = (
@@ -392,34 +467,40 @@ def main() -> None:
             results["burst_worker"] = args.burst_worker
             with burst_worker:
                 for c in [int(x) for x in args.connections.split(",")]:
-                    runs: dict[str, list[dict]] = {"bare": [], "real": []}
+                    runs: dict[str, list[dict]] = {"bare": [], **{name: [] for name in paths}}
+                    # "real": the first way in, as the single-path report has always named it.
+                    runs["real"] = runs[paths[0]]
                     for _ in range(max(args.repeat, 1)):
                         # With the worker running, each run starts with nothing left to process:
                         # what the real runs leave is the worker's work, not the next bare run's.
                         if args.burst_worker:
                             drain(url, 900)
                         runs["bare"].append(run_wrk(bare_port, c, args.duration, env))
-                        if args.burst_worker:
-                            drain(url, 900)
-                            done_before = count(url, "processed")
-                        log_offset = (logs / "real.log").stat().st_size
-                        runs["real"].append(run_wrk(real_port, c, args.duration, env))
-                        if args.server_times:
-                            runs["real"][-1]["server"] = server_times(logs / "real.log", log_offset)
-                        if args.burst_worker:
-                            # What the worker got through while the run lasted (stored, checked,
-                            # flattened and in the aggregates), read the moment wrk stops.
-                            runs["real"][-1]["processed_during"] = (
-                                count(url, "processed") - done_before
-                            )
+                        for name in paths:
+                            if args.burst_worker:
+                                drain(url, 900)
+                                done_before = count(url, "processed")
+                            log_offset = (logs / "real.log").stat().st_size
+                            run = run_wrk(real_port, c, args.duration, envs[name])
+                            runs[name].append(run)
+                            if args.server_times:
+                                run["server"] = server_times(logs / "real.log", log_offset)
+                            if args.burst_worker:
+                                # What the worker got through while the run lasted (stored,
+                                # checked, flattened and in the aggregates), read the moment wrk
+                                # stops.
+                                run["processed_during"] = count(url, "processed") - done_before
                     bare, real = fastest_run(runs["bare"]), fastest_run(runs["real"])
+                    by_path = {name: fastest_run(runs[name]) for name in paths}
                     rows.append(
                         {
                             "connections": c,
                             "bare": bare,
                             "real": real,
                             "ratio": real["rate"] / bare["rate"] if bare["rate"] else 0.0,
-                            "runs": runs,
+                            "paths": compare(by_path, bare),
+                            # "real" stands for the first way in (results["paths"][0]).
+                            "runs": {k: v for k, v in runs.items() if k != paths[0]},
                         }
                     )
                     print(
@@ -429,6 +510,8 @@ def main() -> None:
                         f"ratio {rows[-1]['ratio']:.2f}",
                         flush=True,
                     )
+                    for name in paths[1:]:
+                        print(f"     {describe(name, rows[-1]['paths'][name])}", flush=True)
                     if "processed_during" in real:
                         print(
                             f"     the worker processed {real['processed_during']} of the "
@@ -440,9 +523,8 @@ def main() -> None:
                         rates = {
                             k: ", ".join(f"{r['rate']:.0f}" for r in v) for k, v in runs.items()
                         }
-                        print(
-                            f"     runs/s: real {rates['real']} | bare {rates['bare']}", flush=True
-                        )
+                        shown = " | ".join(f"{name} {rates[name]}" for name in paths)
+                        print(f"     runs/s: {shown} | bare {rates['bare']}", flush=True)
                     if args.server_times:
                         times = ", ".join(
                             f"{r['server'].get('p99_ms', 0):.1f}/{r['server'].get('max_ms', 0):.0f}"

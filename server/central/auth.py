@@ -8,10 +8,11 @@ from __future__ import annotations
 from flask import request
 
 from server.app_state import db_session
-from server.auth.http import authenticate
+from server.auth.http import authenticate, principal_cache, require_principal
+from server.auth.principal import Principal, load_principal
 from server.domain.problems import Problem
 from server.models import User
-from server.services.api_sessions import find_session
+from server.services.api_sessions import find_session, session_username
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -51,3 +52,34 @@ def require_actor() -> User:
     else:
         message = "Please sign in: a bearer token from POST /v1/sessions, or Basic auth."
     raise Problem(401, "auth.required", message)
+
+
+def require_submitter(fresh: bool = False) -> Principal:
+    """The caller as the submission receiver knows it (a snapshot, server/auth/principal.py),
+    for the API's submission writes: a bearer token's user, or Basic credentials checked as
+    POST /submission checks them. Never a browser's session; 401 otherwise. `fresh` skips the
+    cached snapshot (after the write found it out of date)."""
+    token = _bearer_token()
+    if token is None:
+        if request.authorization is None:
+            raise Problem(
+                401,
+                "auth.required",
+                "Please sign in: a bearer token from POST /v1/sessions, or Basic auth.",
+            )
+        return require_principal(fresh=fresh)
+    session = db_session()
+    username = session_username(session, token)
+    cache = principal_cache()
+    principal = None if username is None or fresh else cache.get(username)
+    if principal is None and username is not None:
+        principal = load_principal(session, username)
+        if principal is not None:
+            cache.put(username, principal)
+    if principal is None or not principal.active:
+        raise Problem(
+            401,
+            "auth.required",
+            "Your session has expired or was ended; sign in again (POST /v1/sessions).",
+        )
+    return principal

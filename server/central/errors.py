@@ -46,6 +46,16 @@ CENTRAL_CODES: dict[str, str] = {
     "central.xlsform_invalid": "400.15",
     "central.xlsform_warnings": "400.16",
     "central.unexpected_attributes": "400.5",
+    "submission.form_mismatch": "400.8",
+    "central.invalid_header": "400.6",
+    "central.expected_deprecation": "400.19",
+    "submission.edit_unknown": "404.5",
+    "submission.version_unknown": "404.6",
+    "submission.conflict": "409.1",
+    "submission.form_closed": "409.2",
+    "central.instance_id_conflict": "409.8",
+    "central.deprecating_old_submission": "409.9",
+    "submission.edit_outdated": "409.9",
 }
 
 

@@ -49,7 +49,7 @@ from server.models import (
     SubmissionRow,
     User,
 )
-from server.models.submissions import ReviewState
+from server.models.submissions import CENTRAL_REVIEW_NAMES, ReviewState
 from server.queries.submission_filters import SubmissionFilter
 from server.storage.blobs import BlobStore
 
@@ -63,12 +63,7 @@ INLINE_LIMIT = 500
 
 Progress = Callable[[float], None]
 # Central's names for review states; a submission nobody reviewed has none.
-CENTRAL_REVIEW = {
-    ReviewState.received: None,
-    ReviewState.approved: "approved",
-    ReviewState.has_issues: "hasIssues",
-    ReviewState.rejected: "rejected",
-}
+CENTRAL_REVIEW = CENTRAL_REVIEW_NAMES
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -33,6 +33,18 @@ class ReviewState(enum.StrEnum):
     approved = "approved"
     has_issues = "has_issues"
     rejected = "rejected"
+    # A new version (an edit) not reviewed since; it counts as "received" does.
+    edited = "edited"
+
+
+# Central's name for each review state (its API and its exports); one nobody reviewed has none.
+CENTRAL_REVIEW_NAMES: dict[ReviewState, str | None] = {
+    ReviewState.received: None,
+    ReviewState.approved: "approved",
+    ReviewState.has_issues: "hasIssues",
+    ReviewState.rejected: "rejected",
+    ReviewState.edited: "edited",
+}
 
 
 class Submission(Base):

@@ -1,55 +1,29 @@
 """POST /submission: receive one OpenRosa submission (or one part of a split one).
 
-The handler authenticates before reading the body, parses the multipart body with file parts
-spooled to disk, parses the XML once, resolves the form version and the place from short-lived
-per-process caches, checks the user's right to fill the form and to report for that place
-against a cached snapshot of the user (server/auth/principal.py), and hands everything to
-`server.services.ingest`, which commits before we answer 201 and whose write re-checks the
-snapshot's credentials against the user row.
+The handler authenticates before reading the body (a cached snapshot of the user,
+server/auth/principal.py), parses the multipart body with file parts spooled to disk, and hands
+the XML and the files to server/openrosa/accept.py, the checks and storage every way in to the
+server shares, which commits before we answer 201.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Request, Response, request
-from sqlalchemy import select
 
-from server.app_state import db_session, open_db_session
-from server.auth.form_access import principal_can_fill
 from server.auth.http import principal_cache, require_principal, require_user
 from server.auth.principal import Principal
-from server.domain.problems import Problem, bad_request, forbidden, not_found
-from server.domain.xform.safe_xml import XmlError, parse
-from server.domain.xform.submission_meta import (
-    MetaError,
-    SubmissionMeta,
-    deepest_location,
-    read_meta,
-)
-from server.models import OrgUnit
-from server.models.forms import VersionState
-from server.models.org import canonical_code
-from server.openrosa.deps import Place, Receiver, receiver
-from server.openrosa.form_cache import FormTarget
+from server.domain.problems import Problem, bad_request
+from server.openrosa.accept import Sent, accept
+from server.openrosa.deps import receiver
 from server.openrosa.responses import xml_response
 from server.openrosa.spool import FilePart, Multipart, parse_multipart
 from server.openrosa.xml_documents import openrosa_response
-from server.services.ingest import (
-    IncomingAttachment,
-    IncomingSubmission,
-    IngestResult,
-    StaleSubmitter,
-    ingest_submission,
-)
-from server.services.ingest_edits import Editor
-from server.services.orgunits import MAX_CODE_LENGTH
+from server.services.ingest import IncomingAttachment
 
 XML_PART = "xml_submission_file"
 INCOMPLETE_PART = "*isIncomplete*"
 # Submission XML is text; anything bigger is not a form instance. Attachments may be larger.
 MAX_XML_BYTES = 16 * 1024 * 1024
-ACCEPTING = (VersionState.open, VersionState.closing)
 # The same words every time: built once rather than serialised per submission.
 RECEIVED = openrosa_response("Thank you. The submission was received.", "submit_success")
 
@@ -73,18 +47,15 @@ def submission() -> Response:
     # non-file fields (the XML itself, from some clients).
     rx = receiver()
     parts = parse_multipart(req, rx.state.settings.uploads_dir, req.max_form_memory_size)
-    # Collect names itself in the query string ("collect:abc..."); the column holds 255.
-    device_id = (req.args.get("deviceID") or "")[:255] or None
+
+    def reauthenticate() -> Principal:
+        # The cached snapshot of the user is out of date: authenticate from the database.
+        principal_cache().forget(principal.username)
+        return require_principal(fresh=True)
+
     try:
-        try:
-            result = _accept(rx, principal, parts, device_id)
-        except StaleSubmitter:
-            # The cached snapshot of the user is out of date (a password change or a
-            # deactivation a moment ago): authenticate from the database and start over.
-            principal_cache().forget(principal.username)
-            principal = require_principal(fresh=True)
-            parts.rewind()
-            result = _accept(rx, principal, parts, device_id)
+        sent = _read_parts(parts, device_id(req))
+        result = accept(rx, principal, sent, reauthenticate, rewind=parts.rewind).result
     finally:
         parts.close()
     if result.needs_processing:
@@ -98,14 +69,12 @@ def submission() -> Response:
     return xml_response(RECEIVED, 201)
 
 
-@dataclass(frozen=True)
-class _Parts:
-    xml: bytes
-    attachments: list[IncomingAttachment]
-    incomplete: bool
+def device_id(req: Request) -> str | None:
+    """The device Collect names in the query string ("collect:abc..."); the column holds 255."""
+    return (req.args.get("deviceID") or "")[:255] or None
 
 
-def _read_parts(parts: Multipart) -> _Parts:
+def _read_parts(parts: Multipart, device: str | None) -> Sent:
     xml_part = parts.file(XML_PART)
     if xml_part is not None:
         xml = xml_part.stream.read(MAX_XML_BYTES + 1)
@@ -134,7 +103,7 @@ def _read_parts(parts: Multipart) -> _Parts:
             stream=part.stream,
         )
     incomplete = parts.fields.get(INCOMPLETE_PART, "").strip().lower() in {"yes", "true"}
-    return _Parts(xml, list(attachments.values()), incomplete)
+    return Sent(xml, list(attachments.values()), incomplete, device)
 
 
 def _attachment_name(part: FilePart) -> str:
@@ -155,112 +124,3 @@ def _attachment_name(part: FilePart) -> str:
             name=name,
         )
     return name
-
-
-def _accept(
-    rx: Receiver, principal: Principal, parts: Multipart, device_id: str | None
-) -> IngestResult:
-    pieces = _read_parts(parts)
-    try:
-        root = parse(pieces.xml)
-        meta = read_meta(root)
-    except (XmlError, MetaError) as exc:
-        raise bad_request(exc.code, exc.message) from None
-    target, version_id = _target(rx, meta)
-    if not principal_can_fill(principal, target):
-        raise forbidden(
-            "submission.form_forbidden",
-            f"You may not send submissions for form {meta.xml_form_id!r}.",
-        )
-    org_unit_id = None
-    location = deepest_location(root, target.location_fields)
-    if location is not None:
-        _level, sent = location
-        code = canonical_code(sent)
-        place = _place(rx, code)
-        if place is None:
-            # Never stored without its place: no one's scope would cover it and no indicator
-            # would count it, silently. The phone keeps it and can send it again once the
-            # place is right (or the register has it).
-            shown = sent[:MAX_CODE_LENGTH]
-            raise bad_request(
-                "submission.org_unit_unknown",
-                f"The org unit code {shown!r} is not in the register; choose the place again "
-                "from the list in the form (get the current blank form first), or ask your "
-                "coordinator to add it.",
-                org_unit=shown,
-            )
-        if not principal.scope.covers(place.path):
-            raise forbidden(
-                "submission.out_of_scope",
-                f"You may not send submissions for {place.name} ({code}); it is outside "
-                "the area your account covers.",
-                org_unit=code,
-            )
-        org_unit_id = place.id
-    incoming = IncomingSubmission(
-        form_id=target.id,
-        form_version_id=version_id,
-        submitter_id=principal.id,
-        meta=meta,
-        xml=pieces.xml,
-        attachments=pieces.attachments,
-        incomplete=pieces.incomplete,
-        device_id=device_id,
-        org_unit_id=org_unit_id,
-        submitter_credentials_version=principal.credentials_version,
-        editor=Editor(principal.role, principal.scope),
-    )
-    # The session is made only if needed: a new submission is stored by one shared INSERT
-    # (and one that cache misses opened gives its connection back before that INSERT).
-    session = open_db_session() or db_session
-    return ingest_submission(session, rx.blobs, incoming, rx.inserts)
-
-
-def _place(rx: Receiver, code: str) -> Place | None:
-    """The org unit of a code in the register's form (`canonical_code`): the register's codes
-    are upper case (server/services/orgunits.py makes them so as they enter), so the look-up
-    goes through the unique index on `code`, once per code and process while the cache
-    remembers it, with no functional index to keep."""
-    if len(code) > MAX_CODE_LENGTH:
-        return None  # longer than any code the register can hold
-    cache = rx.places
-    place = cache.get(code)
-    if place is None:
-        row = (
-            db_session()
-            .execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.code == code))
-            .first()
-        )
-        if row is not None:
-            place = Place(*row)
-            cache.put(code, place)
-    return place
-
-
-def _target(rx: Receiver, meta: SubmissionMeta) -> tuple[FormTarget, int]:
-    target = rx.forms.get(db_session, meta.xml_form_id, meta.version)
-    if target is None:
-        raise not_found(
-            "submission.form_unknown",
-            f"The server has no form {meta.xml_form_id!r}. Get the blank form from this server "
-            "before filling it in.",
-        )
-    version_id = target.version_id
-    if version_id is None:
-        # 404 rather than 409: that version is a resource the server does not have (it was
-        # never published here); nothing in the server's current state conflicts with it, and
-        # no retry can succeed until the phone gets a blank form from this server.
-        raise not_found(
-            "submission.version_unknown",
-            f"The server has no version {meta.version!r} of form {meta.xml_form_id!r}. Get "
-            "the current blank form and fill it in again.",
-        )
-    if target.version_state not in ACCEPTING:
-        # 403 rather than 409: the server understood the submission and refuses it by an
-        # admin's decision (draft or closed form); resending cannot change that.
-        raise forbidden(
-            "submission.form_closed",
-            f"Form {meta.xml_form_id!r} version {meta.version!r} is not accepting submissions.",
-        )
-    return target, version_id

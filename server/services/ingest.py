@@ -45,7 +45,7 @@ from server.group_commit import GroupCommit
 from server.models import Attachment, Submission, User
 from server.models.submissions import ProcessingStatus, ReviewState
 from server.services.ingest_edits import Editor, require_may_edit, require_may_replace
-from server.services.ingest_insert import insert_new_rows
+from server.services.ingest_insert import CHECKS, insert_new_rows
 from server.storage.blobs import BlobStore
 
 # Each retry follows a lost insert race; a third loss in a row means something else is wrong.
@@ -80,6 +80,9 @@ class IncomingSubmission:
     # Who is sending, for an edit: a reviewer may edit what others sent in their area
     # (server/services/ingest_edits.py). None holds an edit to its original's own submitter.
     editor: Editor | None = None
+    # Only a new instance is accepted: one the server has is a 409 whatever its XML, never a
+    # resend (the Central API's create and edit, which answer as Central does).
+    new_only: bool = False
 
 
 class StaleSubmitter(Exception):
@@ -98,6 +101,8 @@ class IngestResult:
     outcome: Outcome
     # Send the processing task after commit: a new row, or a split submission just completed.
     needs_processing: bool
+    # When the stored row was received, for a caller that shows it without reading it back.
+    received_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -141,12 +146,13 @@ def ingest_submission(
             # connection is free for the INSERT (whose isolation level is chosen when it is
             # procured).
             session.commit()
+        values = new_row_values(incoming, xml_sha256)
         if inserts is not None:
-            new_id = inserts.submit(new_row_values(incoming, xml_sha256))
+            new_id = inserts.submit(values)
         else:
-            new_id = _insert_new_alone(_session(session), incoming, xml_sha256)
+            new_id = _insert_new_alone(_session(session), values)
         if new_id is not None:
-            return IngestResult(new_id, Outcome.created, needs_processing=True)
+            return IngestResult(new_id, Outcome.created, True, values["received_at"])
         # The instance exists, or the submitter's snapshot is stale: the transaction below
         # tells which and answers as before.
     session = _session(session)
@@ -195,30 +201,25 @@ def new_row_values(incoming: IncomingSubmission, xml_sha256: str) -> dict[str, A
     }
 
 
-def _insert_new_alone(
-    session: Session, incoming: IncomingSubmission, xml_sha256: str
-) -> int | None:
-    """INSERT the row unless its instance exists or the submitter's credentials changed.
+def _insert_new_alone(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT the row of `values` (`new_row_values`) unless its instance exists or the
+    submitter's credentials changed.
 
     The one statement runs in autocommit: the database commits it (durably) before answering,
     which saves the BEGIN and COMMIT round trips of a transaction. Returns the new id, or None
     when nothing was inserted. The session has no transaction open.
     """
     if session.get_bind().dialect.name == "postgresql":
-        (outcome,) = insert_new_rows(session.get_bind(), [new_row_values(incoming, xml_sha256)])
+        (outcome,) = insert_new_rows(session.get_bind(), [values])
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
-    row = _new_row(incoming, xml_sha256, utcnow())
     connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    statement = _checked_insert("sqlite", tuple(row))
-    params = {
-        **row,
-        "check_user_id": incoming.submitter_id,
-        "check_version": incoming.submitter_credentials_version,
-    }
+    # The submitter check is bound apart from the row's columns.
+    columns = tuple(k for k in values if k not in CHECKS)
+    statement = _checked_insert("sqlite", columns)
     try:
-        new_id = connection.execute(statement, params).scalar()
+        new_id = connection.execute(statement, values).scalar()
     finally:
         # Gives the connection back to the pool, which restores its isolation level.
         session.commit()
@@ -289,9 +290,18 @@ def _write_rows(
         # The common case, a new instance, costs one statement: insert unless it exists.
         new_id = _insert_unless_exists(session, incoming, xml_sha256, stored, now)
         if new_id is not None:
-            return IngestResult(new_id, Outcome.created, needs_processing=True)
+            return IngestResult(new_id, Outcome.created, True, now)
     existing = _by_instance(session, incoming.form_id, meta.instance_id)
     if existing is not None:
+        if incoming.new_only:
+            same = existing.xml_sha256 == xml_sha256
+            raise conflict(
+                "submission.exists",
+                f"A submission with instanceID {meta.instance_id} is already on the server"
+                + (" (with the same XML: it was stored before)." if same else "."),
+                instance_id=meta.instance_id,
+                same_xml=same,
+            )
         if incoming.submitter_id != existing.submitter_id and (
             stored or (existing.incomplete and not incoming.incomplete)
         ):
@@ -327,6 +337,9 @@ def _write_rows(
     attachments: dict[str, Attachment] = {}
     if previous is not None:
         row.supersedes_id = previous.id
+        # As in Central: an edit shows as "edited" until it is reviewed, and counts as a
+        # received one does (only "rejected" leaves the indicators).
+        row.review_state = ReviewState.edited
         previous.current = False
         previous.updated_at = now
         # Collect re-sends only the files the person changed; the others come forward by name.
@@ -350,7 +363,7 @@ def _write_rows(
     session.add(row)
     session.flush()
     outcome = Outcome.edited if previous is not None else Outcome.created
-    return IngestResult(row.id, outcome, needs_processing=True)
+    return IngestResult(row.id, outcome, True, now)
 
 
 def _insert_unless_exists(
@@ -435,7 +448,7 @@ def _resend(
         changed = True
     if changed:
         existing.updated_at = now
-    return IngestResult(existing.id, Outcome.resent, needs_processing=completed)
+    return IngestResult(existing.id, Outcome.resent, completed, existing.received_at)
 
 
 def _new_row(incoming: IncomingSubmission, xml_sha256: str, now: dt.datetime) -> dict[str, Any]:

@@ -53,6 +53,7 @@ STATE_WORDS = {
     ReviewState.approved: "Approved",
     ReviewState.has_issues: "Has issues",
     ReviewState.rejected: "Rejected",
+    ReviewState.edited: "Edited",
 }
 
 

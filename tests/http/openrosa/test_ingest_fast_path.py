@@ -101,19 +101,13 @@ def test_a_connection_killed_under_the_receiver_is_503_then_replaced(
     state.db = Database(settings.database_url, idle_ping_after=3600.0, pool_size=2, max_overflow=0)
     admin = make_engine(settings.database_url)
     try:
-        with admin.connect() as conn:
-            started = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
         assert post(client, instance(new_instance_id())).status_code == 201
+        # The backend that ran the receiver's INSERT (the one the writer keeps), asked of the
+        # connection itself: other servers of the test session may have run one in this
+        # database too.
+        with state.db.held_connection.use() as pooled:
+            pid = pooled.driver_connection.info.backend_pid
         with admin.connect() as conn:
-            # The backend that ran the receiver's INSERT last (the one the writer keeps); only
-            # this test's: a server of another test module may keep one of its own open.
-            pid = conn.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND query LIKE 'INSERT INTO submissions%' AND backend_start >= :started"
-                ),
-                {"started": started},
-            ).scalar_one()
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             conn.commit()
         lost = new_instance_id()

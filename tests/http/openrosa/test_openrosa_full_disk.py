@@ -7,16 +7,13 @@ needs root, as in CI; elsewhere the tests are skipped and say why)."""
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
 from server.models import Attachment, Submission
+from tests.fixtures.full_disk import full_disk
 from tests.fixtures.openrosa import (
     add_user,
     basic,
@@ -28,34 +25,6 @@ from tests.fixtures.openrosa import (
 )
 
 RESPONSE = "{http://openrosa.org/http/response}"
-
-
-@contextmanager
-def full_disk(directory: Path) -> Iterator[Path]:
-    """`directory` on a tmpfs of its own, filled to the last byte; yields the filler, whose
-    removal makes room again. Unmounted however the test ends."""
-    directory.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(directory)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip()}")
-    try:
-        (directory / ".tmp").mkdir()
-        filler = directory / "filler"
-        out = filler.open("wb", buffering=0)
-        try:
-            while True:
-                out.write(b"\0" * 4096)
-        except OSError:
-            pass  # full
-        finally:
-            out.close()
-        yield filler
-    finally:
-        subprocess.run(["umount", "-l", str(directory)], check=True)
 
 
 @pytest.fixture
