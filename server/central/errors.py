@@ -46,6 +46,9 @@ CENTRAL_CODES: dict[str, str] = {
     "central.xlsform_invalid": "400.15",
     "central.xlsform_warnings": "400.16",
     "central.unexpected_attributes": "400.5",
+    "central.invalid_header": "400.6",
+    "form.version_taken": "409.6",
+    "form.no_published_version": "409.7",
 }
 
 
