@@ -64,9 +64,11 @@ def read_definition() -> Definition:
     """The definition in the request body, or a 4xx Problem."""
     _refuse_form_bodies()
     kind = EXCEL_KINDS.get(request.mimetype, "xml")
-    request.max_content_length = DEFINITION_MAX_BYTES
+    # A chunked body is cut at the stream's limit without a word: one byte more than allowed
+    # is read, so that a body larger than the limit shows as such.
+    request.max_content_length = DEFINITION_MAX_BYTES + 1
     data = request.get_data(cache=True)
-    if len(data) > DEFINITION_MAX_BYTES:  # a JSON body, read before the limit was set
+    if len(data) > DEFINITION_MAX_BYTES:
         raise too_large(DEFINITION_MAX_BYTES)
     if not data:
         raise Problem(
@@ -119,10 +121,16 @@ def media_chunks() -> Iterator[bytes]:
     if request.is_json:
         # The request guard has read a JSON body already (to check its strings).
         data = request.get_data(cache=True)
+        if len(data) > limit:
+            raise too_large(limit)
         if data:
             yield data
         return
-    request.max_content_length = limit
+    request.max_content_length = limit + 1  # see read_definition
     stream = request.stream
+    size = 0
     while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
         yield chunk

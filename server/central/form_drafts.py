@@ -75,8 +75,10 @@ def create_draft(xml_form_id: str) -> Response:
     compiled = None
     try:
         if has_body():
-            compiled = drafts.compile_definition(read_definition(), _flag("ignoreWarnings"))
-        drafts.create_draft(session, blob_store(), view.form, compiled, actor)
+            compiled = drafts.compile_definition(read_definition())
+        drafts.create_draft(
+            session, blob_store(), view.form, compiled, actor, _flag("ignoreWarnings")
+        )
     except (drafts.DefinitionError, drafts.DefinitionWarnings) as exc:
         session.rollback()
         raise definition_problem(exc) from None

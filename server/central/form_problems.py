@@ -33,7 +33,7 @@ def definition_problem(exc: DefinitionError | DefinitionWarnings) -> Problem:
                 "issues": [i.as_dict() for i in exc.issues + exc.warnings],
             },
         )
-    if exc.kind == "xform_id":
+    if exc.kind == "no_form_id":
         return Problem(
             400,
             "central.missing_parameter",

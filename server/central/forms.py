@@ -102,8 +102,15 @@ def create_form() -> Response:
     definition = read_definition()
     session = db_session()
     try:
-        compiled = drafts.compile_definition(definition, flag("ignoreWarnings"))
-        drafts.create_form(session, blob_store(), compiled, actor, publish=flag("publish"))
+        compiled = drafts.compile_definition(definition)
+        drafts.create_form(
+            session,
+            blob_store(),
+            compiled,
+            actor,
+            publish=flag("publish"),
+            ignore_warnings=flag("ignoreWarnings"),
+        )
     except drafts.FormExists as exc:
         session.rollback()
         raise Problem(

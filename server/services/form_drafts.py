@@ -71,7 +71,7 @@ class Compiled:
 
 class DefinitionError(ValueError):
     """The definition cannot become a form; `kind` says how it failed: "xlsform" (pyxform's
-    errors), "xml" (not readable XML), "xform_id" (an XForm without an id), "form_id" (an id
+    errors), "xml" (not readable XML), "no_form_id" (no form id given), "form_id" (an id
     this server cannot serve)."""
 
     def __init__(self, kind: str, issues: list[Issue], warnings: list[Issue] | None = None):
@@ -119,13 +119,14 @@ class DraftResult:
     warnings: list[Issue] = field(default_factory=list)
 
 
-def compile_definition(definition: Definition, ignore_warnings: bool) -> Compiled:
-    """Compile an XLSForm (pyxform) or read an XForm; raises DefinitionError or, for an
-    XLSForm with warnings not to be ignored, DefinitionWarnings."""
+def compile_definition(definition: Definition) -> Compiled:
+    """Compile an XLSForm (pyxform) or read an XForm; raises DefinitionError. pyxform's
+    warnings are the result's; the services refuse them unless told to ignore them, at the
+    point Central does."""
     if definition.kind == "xml":
         result = read_xform(definition.data)
         if not result.ok:
-            kind = "xform_id" if result.error_code == "xform.no_id" else "xml"
+            kind = "no_form_id" if result.error_code == "xform.no_id" else "xml"
             raise DefinitionError(kind, result.errors)
         compiled = Compiled(result)
     else:
@@ -136,7 +137,7 @@ def compile_definition(definition: Definition, ignore_warnings: bool) -> Compile
             raise DefinitionError("xlsform", result.errors, result.warnings)
         if definition.form_id_fallback is None and result.info.xml_form_id == NO_FORM_ID:  # type: ignore[union-attr]
             raise DefinitionError(
-                "form_id",
+                "no_form_id",
                 [
                     Issue(
                         "error",
@@ -146,11 +147,14 @@ def compile_definition(definition: Definition, ignore_warnings: bool) -> Compile
                     )
                 ],
             )
-        if result.warnings and not ignore_warnings:
-            raise DefinitionWarnings(result.warnings)
         compiled = Compiled(result, definition.data, filename)
     _check_form_id(compiled.xml_form_id)
     return compiled
+
+
+def _refuse_warnings(compiled: Compiled, ignore_warnings: bool) -> None:
+    if compiled.result.warnings and not ignore_warnings:
+        raise DefinitionWarnings(compiled.result.warnings)
 
 
 def _check_form_id(xml_form_id: str) -> None:
@@ -190,10 +194,17 @@ def latest_draft(session: Session, form: Form) -> FormVersion | None:
 
 
 def create_form(
-    session: Session, blobs: BlobStore, compiled: Compiled, actor: User, publish: bool = False
+    session: Session,
+    blobs: BlobStore,
+    compiled: Compiled,
+    actor: User,
+    publish: bool = False,
+    ignore_warnings: bool = False,
 ) -> FormVersion:
     """A new form with `compiled` as its draft, published at once with `publish` (which
-    raises VersionTaken or MediaMissing like any publish). FormExists if the id is taken."""
+    raises VersionTaken or MediaMissing like any publish). DefinitionWarnings for warnings not
+    ignored, then FormExists if the id is taken."""
+    _refuse_warnings(compiled, ignore_warnings)
     result = compiled.result
     assert result.info is not None
     form, created = form_for_update(session, result.info.xml_form_id, result.info.title)
@@ -206,10 +217,16 @@ def create_form(
 
 
 def create_draft(
-    session: Session, blobs: BlobStore, form: Form, compiled: Compiled | None, actor: User
+    session: Session,
+    blobs: BlobStore,
+    form: Form,
+    compiled: Compiled | None,
+    actor: User,
+    ignore_warnings: bool = False,
 ) -> FormVersion:
     """Replace the form's draft by `compiled`, or (None) by a copy of its published version.
-    Raises WrongForm, or NoPublishedVersion for a copy of a form never published."""
+    Raises WrongForm, then DefinitionWarnings for warnings not ignored; NoPublishedVersion for
+    a copy of a form never published."""
     form = _locked(session, form)
     if compiled is None:
         current = form.current_version
@@ -222,6 +239,8 @@ def create_draft(
         compiled = Compiled(result, current.xlsform, current.xlsform_filename)
     elif compiled.xml_form_id != form.xml_form_id:
         raise WrongForm(compiled.xml_form_id)
+    else:
+        _refuse_warnings(compiled, ignore_warnings)
     return _store_draft(session, blobs, form, compiled, actor, created=False)
 
 
