@@ -56,6 +56,8 @@ CENTRAL_CODES: dict[str, str] = {
     "central.instance_id_conflict": "409.8",
     "central.deprecating_old_submission": "409.9",
     "submission.edit_outdated": "409.9",
+    "form.version_taken": "409.6",
+    "form.no_published_version": "409.7",
 }
 
 

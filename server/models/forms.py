@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, intpk, utcnow
@@ -44,7 +44,12 @@ class Form(Base):
 
 
 class FormVersion(Base):
-    """One compiled version of a form. Never changed after publishing, except its state."""
+    """One compiled version of a form. Never changed after publishing, except its state.
+
+    Versions a phone can have (open, closing, closed) are unique per form. A draft may carry the
+    version of one of them, as Central's drafts may: a draft copied from the published version
+    starts with its version, and gets a new one when it is published (`?version=`).
+    """
 
     __tablename__ = "form_versions"
 
@@ -69,7 +74,16 @@ class FormVersion(Base):
         back_populates="form_version", cascade="all, delete-orphan", order_by="MediaFile.filename"
     )
 
-    __table_args__ = (UniqueConstraint("form_id", "version"),)
+    __table_args__ = (
+        Index(
+            "uq_form_versions_published_version",
+            "form_id",
+            "version",
+            unique=True,
+            postgresql_where=text("state <> 'draft'"),
+            sqlite_where=text("state <> 'draft'"),
+        ),
+    )
 
 
 class MediaFile(Base):

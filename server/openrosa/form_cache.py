@@ -44,6 +44,8 @@ def load_target(session: Session, xml_form_id: str, version: str) -> FormTarget 
             FormVersion, and_(FormVersion.form_id == Form.id, FormVersion.version == version)
         )
         .where(Form.xml_form_id == xml_form_id)
+        # A draft may share its version with a published one, which is the one phones fill.
+        .order_by(FormVersion.state == VersionState.draft)
     ).first()
     if row is None:
         return None

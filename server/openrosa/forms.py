@@ -113,6 +113,8 @@ def _fillable_version(xml_form_id: str, version: str) -> FormVersion:
         .join(FormVersion, FormVersion.form_id == Form.id)
         .where(Form.xml_form_id == xml_form_id, FormVersion.version == version)
         .options(defer(FormVersion.xlsform))
+        # A draft may share its version with a published one; the published one is served.
+        .order_by(FormVersion.state == VersionState.draft)
     ).first()
     if found is None or found[1].state not in DOWNLOADABLE:
         raise not_found(

@@ -11,7 +11,9 @@
 - with `draft=True` the new version is stored as a draft instead: not offered to Collect and
   refusing submissions until `open_version` opens it. A draft may be replaced by a file of the
   same version, since no phone has it yet;
-- `close_form` closes every version: the form leaves formList and refuses submissions.
+- opening and closing are server/services/form_states.py; Central's drafts (a draft copied
+  from the published version, an XForm uploaded as XML, a version given at publishing) are
+  server/services/form_drafts.py, on the same compiler and storage.
 
 Org-unit CSVs a form references (regions.csv, districts.csv, ...) are generated from the
 hierarchy, never read from disk; every other referenced file must be supplied.
@@ -20,39 +22,25 @@ hierarchy, never read from disk; every other referenced file must be supplied.
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePath
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.db import dialect_insert, utcnow
+from server.db import dialect_insert
 from server.domain.xform.xlsform import CompileResult, Issue, compile_xlsform
-from server.models import AuditEvent, Form, FormVersion, MediaFile, User
+from server.models import AuditEvent, Form, FormVersion, User
 from server.models.forms import VersionState
-from server.services.orgunit_media import (
-    CSV_TYPE,
-    ORGUNIT_KIND,
-    generate_orgunit_files,
-    is_orgunit_file,
-    refresh_orgunit_media,
+from server.services.form_media import (
+    MediaContent,
+    missing_media_issues,
+    plan_media,
+    store_media,
 )
+from server.services.form_states import make_open
+from server.services.orgunit_media import ORGUNIT_KIND, refresh_orgunit_media
 from server.storage.blobs import BlobStore
-
-# Content types Collect cares about that mimetypes may not know on a minimal system.
-CONTENT_TYPES = {
-    ".csv": "text/csv",
-    ".xml": "text/xml",
-    ".geojson": "application/geo+json",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".mp3": "audio/mpeg",
-    ".mp4": "video/mp4",
-}
 
 
 class PublishError(Exception):
@@ -72,73 +60,6 @@ class PublishResult:
     warnings: list[Issue] = field(default_factory=list)
     # Supplied media whose content differed from the stored copy of an unchanged version.
     media_updated: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _MediaContent:
-    filename: str
-    kind: str
-    data: bytes
-    content_type: str
-
-
-def content_type_for(filename: str) -> str:
-    suffix = PurePath(filename).suffix.lower()
-    if suffix in CONTENT_TYPES:
-        return CONTENT_TYPES[suffix]
-    guessed, _ = mimetypes.guess_type(filename)
-    return guessed or "application/octet-stream"
-
-
-def _collect_media(
-    compiled: CompileResult, session: Session, media: dict[str, bytes]
-) -> list[_MediaContent]:
-    assert compiled.info is not None
-    wanted = compiled.info.media
-    generated = None
-    contents: list[_MediaContent] = []
-    missing: list[str] = []
-    for filename in wanted:
-        if is_orgunit_file(filename):
-            if generated is None:
-                generated = generate_orgunit_files(session)
-            contents.append(
-                _MediaContent(filename, ORGUNIT_KIND, generated[filename].data, CSV_TYPE)
-            )
-        elif filename in media:
-            contents.append(
-                _MediaContent(filename, "file", media[filename], content_type_for(filename))
-            )
-        elif filename == "itemsets.csv" and compiled.itemsets is not None:
-            contents.append(_MediaContent(filename, "file", compiled.itemsets, CSV_TYPE))
-        else:
-            missing.append(filename)
-    if missing:
-        raise PublishError(
-            [
-                Issue(
-                    "error",
-                    f"The form uses the media file {name}, which was not supplied: put it beside "
-                    "the XLSForm (or upload it with the form).",
-                )
-                for name in missing
-            ],
-            compiled.warnings,
-        )
-    return contents
-
-
-def _store_media(blobs: BlobStore, item: _MediaContent) -> MediaFile:
-    sha256, size = blobs.put_bytes(item.data)
-    return MediaFile(
-        filename=item.filename,
-        content_type=item.content_type,
-        kind=item.kind,
-        size=size,
-        md5=hashlib.md5(item.data, usedforsecurity=False).hexdigest(),
-        sha256=sha256,
-        updated_at=utcnow(),
-    )
 
 
 def publish_xlsform(
@@ -162,13 +83,15 @@ def publish_xlsform(
     contents = _collect_media(compiled, session, media or {})
     md5 = hashlib.md5(xform, usedforsecurity=False).hexdigest()
 
-    form, created = _form_for_update(session, info.xml_form_id, info.title)
+    form, created = form_for_update(session, info.xml_form_id, info.title)
     if not created:
-        same_version = session.scalar(
-            select(FormVersion).where(
-                FormVersion.form_id == form.id, FormVersion.version == info.version
-            )
-        )
+        # A published version of that name decides first; a draft may share its name (one
+        # copied by the Central API), and is replaced only when no published one has it.
+        same_version = session.scalars(
+            select(FormVersion)
+            .where(FormVersion.form_id == form.id, FormVersion.version == info.version)
+            .order_by(FormVersion.state == VersionState.draft, FormVersion.id.desc())
+        ).first()
         if same_version is not None and same_version.state is VersionState.draft:
             _replace_draft(blobs, same_version, xlsform, filename, compiled, contents)
             return _finish(
@@ -189,13 +112,13 @@ def publish_xlsform(
         md5=md5,
         schema=info.fields,
     )
-    version.media = [_store_media(blobs, item) for item in contents]
+    version.media = [store_media(blobs, item) for item in contents]
     session.add(version)
     session.flush()
     return _finish(session, form, version, status, compiled, contents, actor, draft)
 
 
-def _form_for_update(session: Session, xml_form_id: str, title: str) -> tuple[Form, bool]:
+def form_for_update(session: Session, xml_form_id: str, title: str) -> tuple[Form, bool]:
     """The form's row, locked until the caller's transaction ends, made first if the server
     has none; and whether it was made. Two first publishes of one form at once: the second's
     INSERT waits on the first's row (xml_form_id is unique) and, once the first commits,
@@ -216,13 +139,22 @@ def _form_for_update(session: Session, xml_form_id: str, title: str) -> tuple[Fo
     return session.scalars(locked).one(), made is not None
 
 
+def _collect_media(
+    compiled: CompileResult, session: Session, media: Mapping[str, bytes]
+) -> list[MediaContent]:
+    plan = plan_media(compiled, session, media)
+    if plan.missing:
+        raise PublishError(missing_media_issues(plan.missing), compiled.warnings)
+    return plan.contents
+
+
 def _finish(
     session: Session,
     form: Form,
     version: FormVersion,
     status: str,
     compiled: CompileResult,
-    contents: list[_MediaContent],
+    contents: list[MediaContent],
     actor: User | None,
     draft: bool,
 ) -> PublishResult:
@@ -230,7 +162,7 @@ def _finish(
     if draft:
         status = "draft"
     else:
-        _make_open(form, version, session)
+        make_open(form, version, session)
     session.add(
         AuditEvent(
             actor_id=actor.id if actor is not None else None,
@@ -250,30 +182,13 @@ def _finish(
     return PublishResult(form, version, status, compiled.warnings)
 
 
-def _make_open(form: Form, version: FormVersion, session: Session) -> None:
-    previous = session.scalars(
-        select(FormVersion).where(
-            FormVersion.form_id == form.id,
-            FormVersion.state == VersionState.open,
-            FormVersion.id != version.id,
-        )
-    )
-    for older in previous:
-        older.state = VersionState.closing
-    version.state = VersionState.open
-    version.published_at = utcnow()
-    form.current_version = version
-    form.title = version.title
-    session.flush()
-
-
 def _replace_draft(
     blobs: BlobStore,
     version: FormVersion,
     xlsform: bytes,
     filename: str,
     compiled: CompileResult,
-    contents: list[_MediaContent],
+    contents: list[MediaContent],
 ) -> None:
     """Give a draft new content: no phone has seen it, so its version need not change."""
     assert compiled.info is not None and compiled.xform is not None
@@ -287,7 +202,7 @@ def _replace_draft(
     # the old ones and trip the (version, filename) unique constraint.
     by_name = {m.filename: m for m in version.media}
     for item in contents:
-        fresh = _store_media(blobs, item)
+        fresh = store_media(blobs, item)
         current = by_name.pop(item.filename, None)
         if current is None:
             version.media.append(fresh)
@@ -299,62 +214,13 @@ def _replace_draft(
         version.media.remove(unused)
 
 
-class FormStateError(ValueError):
-    """The action does not apply to the form or version in its present state."""
-
-
-def open_version(
-    session: Session, blobs: BlobStore, version: FormVersion, actor: User | None = None
-) -> None:
-    """Open a draft: Collect sees it at once, the version open before it turns "closing"."""
-    if version.state is not VersionState.draft:
-        raise FormStateError(
-            f"Version {version.version!r} is {version.state.value}; only a draft can be opened."
-        )
-    form = version.form
-    _make_open(form, version, session)
-    refresh_orgunit_media(session, blobs)
-    _audit(session, actor, "form.open", form, {"version": version.version})
-
-
-def close_form(session: Session, form: Form, actor: User | None = None) -> list[str]:
-    """Close every open or closing version of a form; returns the versions closed.
-
-    Collect no longer lists the form and the server refuses its submissions; drafts are kept.
-    """
-    closed = []
-    for version in form.versions:
-        if version.state in (VersionState.open, VersionState.closing):
-            version.state = VersionState.closed
-            closed.append(version.version)
-    if not closed:
-        raise FormStateError(f"The form {form.xml_form_id} has no open version to close.")
-    _audit(session, actor, "form.close", form, {"versions": closed})
-    return closed
-
-
-def _audit(
-    session: Session, actor: User | None, action: str, form: Form, details: dict[str, Any]
-) -> None:
-    session.add(
-        AuditEvent(
-            actor_id=actor.id if actor is not None else None,
-            action=action,
-            target_type="form",
-            target_id=form.xml_form_id,
-            details=details,
-        )
-    )
-    session.flush()
-
-
 def _republish(
     session: Session,
     blobs: BlobStore,
     form: Form,
     existing: FormVersion,
     xform: bytes,
-    contents: list[_MediaContent],
+    contents: list[MediaContent],
     compiled: CompileResult,
 ) -> PublishResult:
     info = compiled.info
@@ -396,10 +262,10 @@ def _republish(
         current = by_name.get(item.filename)
         sha256 = hashlib.sha256(item.data).hexdigest()
         if current is None:
-            existing.media.append(_store_media(blobs, item))
+            existing.media.append(store_media(blobs, item))
             updated.append(item.filename)
         elif current.sha256 != sha256:
-            fresh = _store_media(blobs, item)
+            fresh = store_media(blobs, item)
             current.sha256, current.md5, current.size = fresh.sha256, fresh.md5, fresh.size
             current.content_type = fresh.content_type
             current.updated_at = fresh.updated_at

@@ -14,13 +14,8 @@ from server.app_state import db_session, state
 from server.domain.roles import Role
 from server.domain.xform.xlsform import Issue
 from server.models import Form, FormVersion
-from server.services.forms import (
-    FormStateError,
-    PublishError,
-    close_form,
-    open_version,
-    publish_xlsform,
-)
+from server.services.form_states import FormStateError, close_form, open_version
+from server.services.forms import PublishError, publish_xlsform
 from server.storage.blobs import BlobStore
 from server.web.permissions import require_user, roles_required
 

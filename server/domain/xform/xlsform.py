@@ -83,6 +83,9 @@ class CompileResult:
     warnings: list[Issue] = field(default_factory=list)
     # CSV of choices for select_one_external questions, which pyxform produces as itemsets.csv.
     itemsets: bytes | None = None
+    # For an uploaded XForm that could not be read: which rule it broke (XmlError.code), so an
+    # API can tell unreadable XML from an XForm without an id.
+    error_code: str | None = None
 
     @property
     def ok(self) -> bool:
