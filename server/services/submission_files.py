@@ -18,7 +18,7 @@ from server.db import utcnow
 from server.domain.xform.binary_fields import binary_paths, named_files
 from server.domain.xform.safe_xml import XmlError, parse
 from server.models import Attachment, FormVersion, Submission
-from server.services.forms import content_type_for
+from server.services.form_media import content_type_for
 from server.storage.blobs import BlobStore
 
 CONTENT_TYPE_LENGTH = 128
