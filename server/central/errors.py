@@ -49,6 +49,7 @@ CENTRAL_CODES: dict[str, str] = {
     "central.invalid_header": "400.6",
     "form.version_taken": "409.6",
     "form.no_published_version": "409.7",
+    "central.missing_meta": "400.27",
 }
 
 

@@ -40,6 +40,8 @@ def definition_problem(exc: DefinitionError | DefinitionWarnings) -> Problem:
             f"Required parameter formId missing: {text}",
             {"field": "formId"},
         )
+    if exc.kind == "no_meta":
+        return Problem(400, "central.missing_meta", text)
     if exc.kind == "form_id":
         return Problem(400, "central.unexpected_value", text, {"field": "formId"})
     return Problem(

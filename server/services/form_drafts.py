@@ -71,8 +71,8 @@ class Compiled:
 
 class DefinitionError(ValueError):
     """The definition cannot become a form; `kind` says how it failed: "xlsform" (pyxform's
-    errors), "xml" (not readable XML), "no_form_id" (no form id given), "form_id" (an id
-    this server cannot serve)."""
+    errors), "xml" (not readable XML), "no_form_id" (no form id given), "no_meta" (an
+    XForm without meta/instanceID), "form_id" (an id this server cannot serve)."""
 
     def __init__(self, kind: str, issues: list[Issue], warnings: list[Issue] | None = None):
         super().__init__("; ".join(str(i) for i in issues))
@@ -126,7 +126,8 @@ def compile_definition(definition: Definition) -> Compiled:
     if definition.kind == "xml":
         result = read_xform(definition.data)
         if not result.ok:
-            kind = "no_form_id" if result.error_code == "xform.no_id" else "xml"
+            kinds = {"xform.no_id": "no_form_id", "xform.no_meta": "no_meta"}
+            kind = kinds.get(result.error_code or "", "xml")
             raise DefinitionError(kind, result.errors)
         compiled = Compiled(result)
     else:
@@ -233,7 +234,8 @@ def create_draft(
         if current is None:
             raise NoPublishedVersion(form.xml_form_id)
         result = read_xform(current.xform)
-        assert result.info is not None
+        if result.info is None:  # a version stored before the rules above: say why
+            raise DefinitionError("xml", result.errors)
         # The schema stays the published one's, read when it was compiled.
         result.info.fields = current.schema
         compiled = Compiled(result, current.xlsform, current.xlsform_filename)
