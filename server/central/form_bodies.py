@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from flask import current_app, request
 
 from server.domain.problems import Problem
-from server.services.form_drafts import Definition
+from server.services.form_definitions import Definition
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLS_TYPE = "application/vnd.ms-excel"

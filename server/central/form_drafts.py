@@ -37,6 +37,7 @@ from server.central.render import extended, json_response, success
 from server.domain.problems import Problem
 from server.domain.xform.xform_files import expected_media
 from server.models import FormVersion
+from server.services import draft_media, form_definitions
 from server.services import form_drafts as drafts
 from server.services.form_states import FormStateError
 
@@ -75,11 +76,11 @@ def create_draft(xml_form_id: str) -> Response:
     compiled = None
     try:
         if has_body():
-            compiled = drafts.compile_definition(read_definition())
+            compiled = form_definitions.compile_definition(read_definition())
         drafts.create_draft(
             session, blob_store(), view.form, compiled, actor, _flag("ignoreWarnings")
         )
-    except (drafts.DefinitionError, drafts.DefinitionWarnings) as exc:
+    except (form_definitions.DefinitionError, form_definitions.DefinitionWarnings) as exc:
         session.rollback()
         raise definition_problem(exc) from None
     except drafts.WrongForm as exc:
@@ -167,13 +168,13 @@ def upload_attachment(xml_form_id: str, name: str) -> Response:
     view = admin_view(actor, session, xml_form_id)
     content_type = request.mimetype or None
     try:
-        media = drafts.put_draft_media(
+        media = draft_media.put_draft_media(
             session, blob_store(), view.form, name, media_chunks(), content_type, actor
         )
-    except (drafts.NoDraft, drafts.UnknownMedia):
+    except (drafts.NoDraft, draft_media.UnknownMedia):
         session.rollback()
         raise not_found() from None
-    except drafts.MediaGenerated:
+    except draft_media.MediaGenerated:
         session.rollback()
         raise _generated(name) from None
     session.commit()
@@ -188,11 +189,11 @@ def clear_attachment(xml_form_id: str, name: str) -> Response:
     session = db_session()
     view = admin_view(actor, session, xml_form_id)
     try:
-        drafts.clear_draft_media(session, view.form, name, actor)
-    except (drafts.NoDraft, drafts.UnknownMedia):
+        draft_media.clear_draft_media(session, view.form, name, actor)
+    except (drafts.NoDraft, draft_media.UnknownMedia):
         session.rollback()
         raise not_found() from None
-    except drafts.MediaGenerated:
+    except draft_media.MediaGenerated:
         session.rollback()
         raise _generated(name) from None
     session.commit()

@@ -4,7 +4,7 @@ answers them; our own code in details.problem)."""
 from __future__ import annotations
 
 from server.domain.problems import Problem
-from server.services.form_drafts import DefinitionError, DefinitionWarnings
+from server.services.form_definitions import DefinitionError, DefinitionWarnings
 from server.services.form_states import FormStateError, MediaMissing, VersionTaken
 
 WARNINGS_MESSAGE = (

@@ -47,6 +47,7 @@ from server.central.sessions import json_body
 from server.domain.problems import Problem
 from server.models import User
 from server.models.forms import VersionState
+from server.services import form_definitions
 from server.services import form_drafts as drafts
 from server.services.form_states import FormStateError, set_form_state
 
@@ -102,7 +103,7 @@ def create_form() -> Response:
     definition = read_definition()
     session = db_session()
     try:
-        compiled = drafts.compile_definition(definition)
+        compiled = form_definitions.compile_definition(definition)
         drafts.create_form(
             session,
             blob_store(),
@@ -120,7 +121,7 @@ def create_form() -> Response:
             "version of a form is made through its draft (POST .../forms/<id>/draft).",
             {"fields": ["projectId", "xmlFormId"], "values": [1, str(exc)]},
         ) from None
-    except (drafts.DefinitionError, drafts.DefinitionWarnings) as exc:
+    except (form_definitions.DefinitionError, form_definitions.DefinitionWarnings) as exc:
         session.rollback()
         raise definition_problem(exc) from None
     except FormStateError as exc:
