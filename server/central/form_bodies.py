@@ -32,6 +32,11 @@ _FORM_BODIES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
+def query_flag(name: str) -> bool:
+    """A query parameter as Central reads a boolean one: true only when it says "true"."""
+    return (request.args.get(name) or "").strip().lower() == "true"
+
+
 def has_body() -> bool:
     """Whether the request carries a body at all (Central's test for "copy the published
     version"): a Content-Length above zero, or a chunked one."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from server.app_state import db_session
 from server.central import form_drafts, form_versions
@@ -32,7 +32,7 @@ from server.central.form_access import (
     readable_view,
     require_admin,
 )
-from server.central.form_bodies import read_definition
+from server.central.form_bodies import query_flag, read_definition
 from server.central.form_files import (
     attachment_download,
     attachments_response,
@@ -71,10 +71,6 @@ def register(bp: Blueprint) -> None:
     form_versions.register(bp, FORM)
 
 
-def flag(name: str) -> bool:
-    return (request.args.get(name) or "").strip().lower() == "true"
-
-
 def forms_json(actor: User, extended_fields: bool = False) -> list[dict[str, Any]]:
     """The forms the caller may read, as Central lists them (also for ?forms=true on a
     project)."""
@@ -109,8 +105,8 @@ def create_form() -> Response:
             blob_store(),
             compiled,
             actor,
-            publish=flag("publish"),
-            ignore_warnings=flag("ignoreWarnings"),
+            publish=query_flag("publish"),
+            ignore_warnings=query_flag("ignoreWarnings"),
         )
     except drafts.FormExists as exc:
         session.rollback()
