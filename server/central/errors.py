@@ -58,6 +58,7 @@ CENTRAL_CODES: dict[str, str] = {
     "submission.edit_outdated": "409.9",
     "form.version_taken": "409.6",
     "form.no_published_version": "409.7",
+    "central.missing_meta": "400.27",
 }
 
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from flask import current_app, request
 
 from server.domain.problems import Problem
-from server.services.form_drafts import Definition
+from server.services.form_definitions import Definition
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLS_TYPE = "application/vnd.ms-excel"
@@ -30,6 +30,11 @@ FALLBACK_HEADER = "X-XlsForm-FormId-Fallback"
 CHUNK = 256 * 1024
 _FORM_BODIES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _ZIP_MAGIC = b"PK\x03\x04"
+
+
+def query_flag(name: str) -> bool:
+    """A query parameter as Central reads a boolean one: true only when it says "true"."""
+    return (request.args.get(name) or "").strip().lower() == "true"
 
 
 def has_body() -> bool:

@@ -23,7 +23,7 @@ from flask import Blueprint, Response, request
 from server.app_state import db_session
 from server.central.auth import require_actor
 from server.central.form_access import FormView, admin_view, not_found
-from server.central.form_bodies import has_body, media_chunks, read_definition
+from server.central.form_bodies import has_body, media_chunks, query_flag, read_definition
 from server.central.form_files import (
     attachment_download,
     attachments_response,
@@ -36,7 +36,8 @@ from server.central.form_problems import definition_problem, state_problem
 from server.central.render import extended, json_response, success
 from server.domain.problems import Problem
 from server.domain.xform.xform_files import expected_media
-from server.models import FormVersion
+from server.models import FormVersion, User
+from server.services import draft_media, form_definitions
 from server.services import form_drafts as drafts
 from server.services.form_states import FormStateError
 
@@ -57,12 +58,8 @@ def register(bp: Blueprint, form: str) -> None:
     bp.add_url_rule(attachment, "draft_attachment_delete", clear_attachment, methods=["DELETE"])
 
 
-def _flag(name: str) -> bool:
-    return (request.args.get(name) or "").strip().lower() == "true"
-
-
-def _with_draft(xml_form_id: str) -> tuple[FormView, FormVersion]:
-    view = admin_view(require_actor(), db_session(), xml_form_id)
+def _with_draft(xml_form_id: str, actor: User | None = None) -> tuple[FormView, FormVersion]:
+    view = admin_view(actor or require_actor(), db_session(), xml_form_id)
     if view.draft is None:
         raise not_found()
     return view, view.draft
@@ -75,11 +72,11 @@ def create_draft(xml_form_id: str) -> Response:
     compiled = None
     try:
         if has_body():
-            compiled = drafts.compile_definition(read_definition())
+            compiled = form_definitions.compile_definition(read_definition())
         drafts.create_draft(
-            session, blob_store(), view.form, compiled, actor, _flag("ignoreWarnings")
+            session, blob_store(), view.form, compiled, actor, query_flag("ignoreWarnings")
         )
-    except (drafts.DefinitionError, drafts.DefinitionWarnings) as exc:
+    except (form_definitions.DefinitionError, form_definitions.DefinitionWarnings) as exc:
         session.rollback()
         raise definition_problem(exc) from None
     except drafts.WrongForm as exc:
@@ -103,8 +100,8 @@ def create_draft(xml_form_id: str) -> Response:
 
 
 def get_draft(xml_form_id: str) -> Response:
-    view, _draft = _with_draft(xml_form_id)
     actor = require_actor()
+    view, _draft = _with_draft(xml_form_id, actor)
     return json_response(forms_json(actor, [view], db_session(), extended(), draft=True)[0])
 
 
@@ -167,13 +164,13 @@ def upload_attachment(xml_form_id: str, name: str) -> Response:
     view = admin_view(actor, session, xml_form_id)
     content_type = request.mimetype or None
     try:
-        media = drafts.put_draft_media(
+        media = draft_media.put_draft_media(
             session, blob_store(), view.form, name, media_chunks(), content_type, actor
         )
-    except (drafts.NoDraft, drafts.UnknownMedia):
+    except (drafts.NoDraft, draft_media.UnknownMedia):
         session.rollback()
         raise not_found() from None
-    except drafts.MediaGenerated:
+    except draft_media.MediaGenerated:
         session.rollback()
         raise _generated(name) from None
     session.commit()
@@ -188,11 +185,11 @@ def clear_attachment(xml_form_id: str, name: str) -> Response:
     session = db_session()
     view = admin_view(actor, session, xml_form_id)
     try:
-        drafts.clear_draft_media(session, view.form, name, actor)
-    except (drafts.NoDraft, drafts.UnknownMedia):
+        draft_media.clear_draft_media(session, view.form, name, actor)
+    except (drafts.NoDraft, draft_media.UnknownMedia):
         session.rollback()
         raise not_found() from None
-    except drafts.MediaGenerated:
+    except draft_media.MediaGenerated:
         session.rollback()
         raise _generated(name) from None
     session.commit()

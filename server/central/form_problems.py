@@ -4,7 +4,7 @@ answers them; our own code in details.problem)."""
 from __future__ import annotations
 
 from server.domain.problems import Problem
-from server.services.form_drafts import DefinitionError, DefinitionWarnings
+from server.services.form_definitions import DefinitionError, DefinitionWarnings
 from server.services.form_states import FormStateError, MediaMissing, VersionTaken
 
 WARNINGS_MESSAGE = (
@@ -40,6 +40,8 @@ def definition_problem(exc: DefinitionError | DefinitionWarnings) -> Problem:
             f"Required parameter formId missing: {text}",
             {"field": "formId"},
         )
+    if exc.kind == "no_meta":
+        return Problem(400, "central.missing_meta", text)
     if exc.kind == "form_id":
         return Problem(400, "central.unexpected_value", text, {"field": "formId"})
     return Problem(

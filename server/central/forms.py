@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from server.app_state import db_session
 from server.central import form_drafts, form_versions
@@ -32,7 +32,7 @@ from server.central.form_access import (
     readable_view,
     require_admin,
 )
-from server.central.form_bodies import read_definition
+from server.central.form_bodies import query_flag, read_definition
 from server.central.form_files import (
     attachment_download,
     attachments_response,
@@ -47,6 +47,7 @@ from server.central.sessions import json_body
 from server.domain.problems import Problem
 from server.models import User
 from server.models.forms import VersionState
+from server.services import form_definitions
 from server.services import form_drafts as drafts
 from server.services.form_states import FormStateError, set_form_state
 
@@ -68,10 +69,6 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule(FORM + "/attachments/<name>", "form_attachment", attachment, methods=["GET"])
     form_drafts.register(bp, FORM)
     form_versions.register(bp, FORM)
-
-
-def flag(name: str) -> bool:
-    return (request.args.get(name) or "").strip().lower() == "true"
 
 
 def forms_json(actor: User, extended_fields: bool = False) -> list[dict[str, Any]]:
@@ -102,14 +99,14 @@ def create_form() -> Response:
     definition = read_definition()
     session = db_session()
     try:
-        compiled = drafts.compile_definition(definition)
+        compiled = form_definitions.compile_definition(definition)
         drafts.create_form(
             session,
             blob_store(),
             compiled,
             actor,
-            publish=flag("publish"),
-            ignore_warnings=flag("ignoreWarnings"),
+            publish=query_flag("publish"),
+            ignore_warnings=query_flag("ignoreWarnings"),
         )
     except drafts.FormExists as exc:
         session.rollback()
@@ -120,7 +117,7 @@ def create_form() -> Response:
             "version of a form is made through its draft (POST .../forms/<id>/draft).",
             {"fields": ["projectId", "xmlFormId"], "values": [1, str(exc)]},
         ) from None
-    except (drafts.DefinitionError, drafts.DefinitionWarnings) as exc:
+    except (form_definitions.DefinitionError, form_definitions.DefinitionWarnings) as exc:
         session.rollback()
         raise definition_problem(exc) from None
     except FormStateError as exc:

@@ -3,7 +3,8 @@
 
 A form's state is its current version's: "open" is listed in formList and takes submissions,
 "closing" is not listed and still takes them (phones that have it may send what they filled
-in), "closed" takes none. Drafts are neither: not offered, refusing submissions.
+in), "closed" takes none. Drafts are neither: not offered, refusing submissions. The receiver
+sees a change within the 5 seconds it remembers a form version (server/openrosa/form_cache.py).
 """
 
 from __future__ import annotations

@@ -68,6 +68,10 @@ def test_a_file_that_is_no_xlsform_is_400_15(
         (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>', "400.1"),
         (b"<x xmlns='http://www.w3.org/1999/xhtml'/>", "400.1"),
         (compile_xform("noid", "1", "No id").replace(b' id="noid"', b""), "400.2"),
+        (
+            compile_xform("nometa", "1", "No meta").replace(b"instanceID", b"somethingElse"),
+            "400.27",
+        ),
         (b"\xff\xfe<\x00x\x00/\x00>\x00", "400.1"),
     ],
 )

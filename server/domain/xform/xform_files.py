@@ -37,6 +37,13 @@ def read_xform(xform: bytes) -> CompileResult:
         result.errors.append(Issue("error", exc.message))
         result.error_code = exc.code
         return result
+    if not any(f["path"] == f"/{info.root_name}/meta/instanceID" for f in info.fields):
+        # Every submission names itself by meta/instanceID; a form without it cannot be sent.
+        result.errors.append(
+            Issue("error", "The XForm has no meta/instanceID field in its primary instance.")
+        )
+        result.error_code = "xform.no_meta"
+        return result
     for label, value in (("form id", info.xml_form_id), ("version", info.version)):
         if len(value) > MAX_ID_LENGTH:
             result.errors.append(
