@@ -1,0 +1,435 @@
+"""An export's tables read from the flattened rows (SubmissionRow), one table at a time, in
+batches: one query per table, streamed from the database (a server-side cursor on PostgreSQL),
+so memory holds one batch whatever the number of submissions, and no submission's XML is read.
+
+The database does most of the work: each answer is taken out of the row's JSON by SQL
+(`data ->> key`), so a plain answer reaches Python as the text it goes out as, and only lists,
+locations and booleans are rendered here (server/exports/layout.py `cell`). Every submission
+the selection covers is in the top-level table, with its metadata; one the worker has not
+processed yet (or found invalid) has no flattened rows, so its answers are empty and it has no
+repeat rows.
+
+Repeat keys are Central's: a top-level repeat's row is "<instanceID>/<repeat>[n]", n counting
+its instances in the submission from 1 (the row's `position`, server/domain/xform/flatten.py);
+a nested repeat's row appends "/<repeat>[n]" to its parent row's key, n counting within that
+parent (a window function over the parent's position).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session, aliased
+
+from server.exports.layout import NUMBER, VALUE, Column, Table, cell
+from server.models import Attachment, FormVersion, OrgUnit, Submission, SubmissionRow, User
+from server.models.submissions import ReviewState
+from server.queries.submission_filters import SubmissionFilter
+
+# Rows fetched per round trip and written per batch.
+BATCH = 2000
+
+# Central's names for review states; a submission nobody reviewed has none, and an edit that
+# nobody has reviewed since is "edited", as Central marks a submission's new version.
+CENTRAL_REVIEW = {
+    ReviewState.received: None,
+    ReviewState.approved: "approved",
+    ReviewState.has_issues: "hasIssues",
+    ReviewState.rejected: "rejected",
+}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which submissions, in which order, and how their metadata reads."""
+
+    filters: SubmissionFilter
+    # Central lists the newest first; the web export the oldest first.
+    newest_first: bool = False
+    # Central's metadata only (SubmitterName is the display name, Status is never set, an
+    # unreviewed edit is "edited"); otherwise the web export's, with OrgUnit, Cycle,
+    # ProcessingStatus and Demo after it.
+    central: bool = False
+    # Numbers as numbers (XLSX); CSV takes every answer as text.
+    typed: bool = False
+
+
+def _join_scope(query: Select[Any], filters: SubmissionFilter) -> Select[Any]:
+    return query.outerjoin(OrgUnit, OrgUnit.id == Submission.org_unit_id).where(filters.condition())
+
+
+def _order(query: Select[Any], selection: Selection, *then: Any) -> Select[Any]:
+    if selection.newest_first:
+        return query.order_by(Submission.received_at.desc(), Submission.id.desc(), *then)
+    return query.order_by(Submission.id, *then)
+
+
+def _stream(session: Session, query: Select[Any], batch: int) -> Iterator[Sequence[Any]]:
+    result = session.connection().execute(query.execution_options(yield_per=batch))
+    try:
+        yield from result.partitions()
+    finally:
+        result.close()
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+class _Answers:
+    """The SQL expressions that read a table's answers out of a row's JSON, and the functions
+    that turn what they return into cells."""
+
+    def __init__(self, data: Any, columns: Sequence[Column], typed: bool) -> None:
+        self.exprs: list[Any] = []
+        where: dict[tuple[str, str | None, bool], int] = {}
+        self.plan: list[tuple[int, Callable[[Any], Any]]] = []
+        for column in columns:
+            as_value = column.read == VALUE
+            spot = (column.key, column.part, as_value)
+            if spot not in where:
+                where[spot] = len(self.exprs)
+                if column.part is not None:
+                    self.exprs.append(data[(column.key, column.part)].as_string())
+                elif as_value:
+                    self.exprs.append(data[column.key])
+                else:
+                    self.exprs.append(data[column.key].as_string())
+            self.plan.append((where[spot], _formatter(column, typed)))
+        # Every answer is already its cell: the common case, taken as a slice.
+        self.plain = all(f is _same for _, f in self.plan) and len(self.plan) == len(self.exprs)
+
+    def cells(self, row: Sequence[Any], offset: int) -> list[Any]:
+        if self.plain:
+            return list(row[offset : offset + len(self.exprs)])
+        return [f(row[offset + i]) for i, f in self.plan]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _to_number(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        return float(value)
+
+
+def _formatter(column: Column, typed: bool) -> Callable[[Any], Any]:
+    if column.read == VALUE:
+        return lambda value: cell(value, column)
+    if column.read == NUMBER and typed:
+        return _to_number
+    return _same
+
+
+# --- the top-level table ---------------------------------------------------------------------
+
+
+def top_rows(
+    session: Session,
+    tables: Sequence[Table],
+    selection: Selection,
+    batch: int = BATCH,
+) -> Iterator[list[list[Any]]]:
+    """The top-level table's rows (without its header), a batch at a time."""
+    top = aliased(SubmissionRow)
+    answers = _Answers(top.data, tables[0].columns, selection.typed)
+    name = (
+        func.coalesce(func.nullif(User.display_name, ""), User.username)
+        if selection.central
+        else User.username
+    )
+    query = select(
+        Submission.id,
+        Submission.received_at,
+        Submission.instance_id,
+        Submission.submitter_id,
+        name,
+        Submission.device_id,
+        Submission.incomplete,
+        Submission.review_state,
+        Submission.processing_status,
+        FormVersion.version,
+        Submission.supersedes_id,
+        OrgUnit.code,
+        Submission.cycle,
+        Submission.demo,
+        select(func.count(Attachment.id))
+        .where(Attachment.submission_id == Submission.id)
+        .scalar_subquery(),
+        _expected(tables, top),
+        *answers.exprs,
+    ).select_from(Submission)
+    query = _join_scope(query, selection.filters)
+    query = (
+        query.outerjoin(User, User.id == Submission.submitter_id)
+        .join(FormVersion, FormVersion.id == Submission.form_version_id)
+        .outerjoin(top, and_(top.submission_id == Submission.id, top.repeat_path == ""))
+    )
+    offset = 16
+    for part in _stream(session, _order(query, selection), batch):
+        edits = edit_counts(session, [(r[0], r[10]) for r in part if r[10] is not None])
+        out = []
+        for r in part:
+            edited = edits.get(r[0], 0)
+            review = CENTRAL_REVIEW[r[7]]
+            if selection.central:
+                status = None
+                if review is None and edited:
+                    review = "edited"
+            else:
+                status = "incomplete" if r[6] else None
+            row = [
+                timestamp(r[1]),
+                *answers.cells(r, offset),
+                r[2],
+                r[3],
+                r[4],
+                r[14],
+                r[15],
+                status,
+                review,
+                r[5],
+                edited,
+                r[9],
+            ]
+            if not selection.central:
+                row += [r[11], r[12], r[8].value, "true" if r[13] else "false"]
+            out.append(row)
+        yield out
+
+
+def _filled(data: Any, key: str) -> ColumnElement[bool]:
+    return func.coalesce(data[key].as_string(), "") != ""
+
+
+def _expected(tables: Sequence[Table], top: Any) -> Any:
+    """How many attachments a submission's answers name, over its top level and repeats."""
+    parts: list[Any] = [
+        case((_filled(top.data, c.key), 1), else_=0)
+        for c in tables[0].columns
+        if c.binary and c.choice is None
+    ]
+    for table in tables[1:]:
+        for c in table.columns:
+            if c.binary:
+                nested = aliased(SubmissionRow)
+                parts.append(
+                    select(func.count(nested.id))
+                    .where(
+                        nested.submission_id == Submission.id,
+                        nested.repeat_path == table.repeat_path,
+                        _filled(nested.data, c.key),
+                    )
+                    .scalar_subquery()
+                )
+    if not parts:
+        return literal(0)
+    total = parts[0]
+    for more in parts[1:]:
+        total = total + more
+    return total
+
+
+def edit_counts(session: Session, edited: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """How many earlier versions each edited submission (id, supersedes_id) has: edits are
+    rare, so a few lookups per batch."""
+    counts: dict[int, int] = {}
+    pending: dict[int, int | None] = dict(edited)
+    depth = 0
+    while pending:
+        depth += 1
+        parents = dict(
+            session.execute(
+                select(Submission.id, Submission.supersedes_id).where(
+                    Submission.id.in_({p for p in pending.values() if p is not None})
+                )
+            ).all()
+        )
+        next_pending: dict[int, int | None] = {}
+        for sub_id, parent in pending.items():
+            grand = parents.get(parent) if parent is not None else None
+            if grand is None:
+                counts[sub_id] = depth
+            else:
+                next_pending[sub_id] = grand
+        pending = next_pending
+    return counts
+
+
+def timestamp(value: dt.datetime) -> str:
+    """Central's SubmissionDate: UTC with milliseconds and "Z"."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- repeat tables ---------------------------------------------------------------------------
+
+
+def repeat_rows(
+    session: Session,
+    tables: Sequence[Table],
+    index: int,
+    selection: Selection,
+    batch: int = BATCH,
+) -> Iterator[list[list[Any]]]:
+    """Repeat table `tables[index]`'s rows (without its header), a batch at a time, in the
+    order of their submissions and then of the form."""
+    table = tables[index]
+    by_path = {t.repeat_path: t for t in tables}
+    rows = _ranked(table.repeat_path, nested=bool(table.parent))
+    answers = _Answers(rows.c.data, table.columns, selection.typed)
+    if table.parent:
+        parent = _keyed(table.parent, by_path)
+        parent_suffix: Any = parent.c.suffix
+    else:
+        parent_suffix = literal(None, String)
+    query = select(Submission.instance_id, parent_suffix, rows.c.n, *answers.exprs)
+    query = _join_scope(query.select_from(Submission), selection.filters)
+    query = query.join(rows, rows.c.submission_id == Submission.id)
+    if table.parent:
+        query = query.join(
+            parent,
+            and_(
+                parent.c.submission_id == Submission.id,
+                parent.c.position == rows.c.parent_position,
+            ),
+        )
+    position = rows.c.position
+    relative = table.relative
+    for part in _stream(session, _order(query, selection, position), batch):
+        out = []
+        for r in part:
+            parent_key = r[0] if r[1] is None else f"{r[0]}/{r[1]}"
+            out.append([*answers.cells(r, 3), parent_key, f"{parent_key}/{relative}[{r[2]}]"])
+        yield out
+
+
+def _ranked(repeat_path: str, nested: bool = True) -> Any:
+    """A repeat's rows, each with n: its rank among its parent row's instances, which for a
+    top-level repeat is its position (counted through the submission from 1)."""
+    rows = aliased(SubmissionRow)
+    n: Any = rows.position
+    if nested:
+        n = func.row_number().over(
+            partition_by=(rows.submission_id, rows.parent_position), order_by=rows.position
+        )
+    return (
+        select(
+            rows.submission_id,
+            rows.position,
+            rows.parent_position,
+            rows.data,
+            n.label("n"),
+        )
+        .where(rows.repeat_path == repeat_path)
+        .subquery()
+    )
+
+
+def _keyed(repeat_path: str, by_path: dict[str, Table]) -> Any:
+    """A repeat's rows with `suffix`: their key after the instanceID ("classes[2]")."""
+    table = by_path[repeat_path]
+    piece = f"{table.relative}["
+    if not table.parent:
+        rows = aliased(SubmissionRow)
+        return (
+            select(
+                rows.submission_id,
+                rows.position,
+                (literal(piece) + cast(rows.position, String) + "]").label("suffix"),
+            )
+            .where(rows.repeat_path == repeat_path)
+            .subquery()
+        )
+    ranked = _ranked(repeat_path)
+    parent = _keyed(table.parent, by_path)  # the recursion ends at a top-level repeat
+    return (
+        select(
+            ranked.c.submission_id,
+            ranked.c.position,
+            (parent.c.suffix + f"/{piece}" + cast(ranked.c.n, String) + "]").label("suffix"),
+        )
+        .join(
+            parent,
+            and_(
+                parent.c.submission_id == ranked.c.submission_id,
+                parent.c.position == ranked.c.parent_position,
+            ),
+        )
+        .subquery()
+    )
+
+
+# --- select_multiple choices and attachments -------------------------------------------------
+
+
+def chosen_values(
+    session: Session, tables: Sequence[Table], filters: SubmissionFilter
+) -> dict[tuple[str, str], list[str]]:
+    """For each select_multiple, the choices made in the selected submissions, sorted: the
+    columns Central's splitSelectMultiples adds (it splits by what was answered, not by the
+    form's choice list, so choices from a file and removed choices have columns too)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    found: dict[tuple[str, str], list[str]] = {}
+    for table in tables:
+        for column in table.columns:
+            if not column.multiple or column.choice is not None:
+                continue
+            rows = aliased(SubmissionRow)
+            if postgres:
+                value = rows.data[column.key]
+                elements = func.jsonb_array_elements_text(value).table_valued("value")
+                is_list = func.jsonb_typeof(value) == "array"
+            else:
+                path = '$."' + column.key.replace('"', '\\"') + '"'
+                elements = func.json_each(rows.data, path).table_valued("value")
+                is_list = func.json_type(rows.data, path) == "array"
+            query = (
+                select(elements.c.value)
+                .distinct()
+                .select_from(Submission)
+                .outerjoin(OrgUnit, OrgUnit.id == Submission.org_unit_id)
+                .join(
+                    rows,
+                    and_(
+                        rows.submission_id == Submission.id,
+                        rows.repeat_path == table.repeat_path,
+                    ),
+                )
+                .join(elements, true())
+                .where(filters.condition(), is_list)
+            )
+            values = sorted(str(v) for v in session.scalars(query) if v not in (None, ""))
+            found[(table.repeat_path, column.key)] = values
+    return found
+
+
+def attachments(
+    session: Session, selection: Selection, batch: int = BATCH
+) -> Iterator[Sequence[Any]]:
+    """(name, sha256, size) of the selected submissions' files, in the tables' order."""
+    query = select(Attachment.name, Attachment.sha256, Attachment.size).select_from(Submission)
+    query = _join_scope(query, selection.filters).join(
+        Attachment, Attachment.submission_id == Submission.id
+    )
+    yield from _stream(session, _order(query, selection, Attachment.name), batch)
