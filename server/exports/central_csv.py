@@ -23,13 +23,12 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.exports import table_rows
+from server.exports import pg_copy, table_rows
 from server.exports.csv_xlsx import CsvChunks, csv_name
 from server.exports.layout import (
     CENTRAL_META,
@@ -126,12 +125,10 @@ def _zip_pieces(session: Session, export: CentralExport, blobs: BlobStore) -> It
     tables = central_tables(session, form, export)
     selection = _selection(export)
     archive = ZipStream()
-    chunks = CsvChunks()
     for index, table in enumerate(tables):
         with archive.open(csv_name(table)) as entry:
-            entry.write(chunks.encode([headers(table, CENTRAL_META)]))
-            for batch in _batches(session, tables, index, selection):
-                entry.write(chunks.encode(batch))
+            for piece in table_csv(session, tables, index, selection):
+                entry.write(piece)
                 yield archive.take()
         yield archive.take()
     if export.attachments:
@@ -139,12 +136,26 @@ def _zip_pieces(session: Session, export: CentralExport, blobs: BlobStore) -> It
     yield archive.close()
 
 
-def _batches(
+def table_csv(
     session: Session, tables: list[Table], index: int, selection: table_rows.Selection
-) -> Iterator[list[list[Any]]]:
+) -> Iterator[bytes]:
+    """Table `index` as CSV, its header first, in pieces: made by PostgreSQL's COPY where it
+    can (server/exports/pg_copy.py), else row by row here."""
+    chunks = CsvChunks(lineterminator="\n")
+    yield chunks.encode([headers(tables[index], CENTRAL_META)])
+    if pg_copy.usable(session, tables[index]):
+        if index == 0:
+            query = pg_copy.top_query(tables, selection)
+        else:
+            query = pg_copy.repeat_query(tables, index, selection)
+        yield from pg_copy.copy_csv(session, query)
+        return
     if index == 0:
-        return table_rows.top_rows(session, tables, selection)
-    return table_rows.repeat_rows(session, tables, index, selection)
+        batches = table_rows.top_rows(session, tables, selection)
+    else:
+        batches = table_rows.repeat_rows(session, tables, index, selection)
+    for batch in batches:
+        yield chunks.encode(batch)
 
 
 def _media(
@@ -173,11 +184,8 @@ def stream_csv(db: Database, export: CentralExport) -> Iterator[bytes]:
         # Every table, though only the top one is written: AttachmentsExpected counts the
         # files named in repeats too.
         tables = central_tables(session, form, export)
-        chunks = CsvChunks()
-        yield chunks.encode([headers(tables[0], CENTRAL_META)])
         try:
-            for batch in table_rows.top_rows(session, tables, _selection(export)):
-                yield chunks.encode(batch)
+            yield from table_csv(session, tables, 0, _selection(export))
         except GeneratorExit:
             raise
         except Exception:

@@ -27,11 +27,12 @@ _SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 
 class CsvChunks:
     """CSV text for batches of rows, encoded as UTF-8: what goes into a zip entry as the rows
-    arrive (RFC 4180: quoted where needed, CRLF line ends)."""
+    arrive (quoted where needed; CRLF line ends as RFC 4180 has them, or "\n" as Central's
+    files and PostgreSQL's COPY end lines)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lineterminator: str = "\r\n") -> None:
         self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer)
+        self._writer = csv.writer(self._buffer, lineterminator=lineterminator)
 
     def encode(self, rows: Iterable[Sequence[Any]]) -> bytes:
         self._writer.writerows(rows)

@@ -44,9 +44,9 @@ REPEAT_META = ("PARENT_KEY", "KEY")
 # How a column's answer is read from a flattened row's JSON (server/exports/table_rows.py):
 TEXT = "text"  # a string, as the database gives it
 NUMBER = "number"  # an int or a decimal (or a geopoint's part): text in CSV, a number in XLSX
-VALUE = "value"  # a list, a location list or a boolean: the JSON value, rendered by `cell`
+VALUE = "value"  # a select_multiple's list or a boolean: the JSON value, rendered by `cell`
+POINTS = "points"  # a geotrace's or geoshape's points: the JSON value, rendered by `cell`
 _NUMBER_TYPES = {"int", "integer", "decimal"}
-_VALUE_TYPES = {"geotrace", "geoshape", "boolean"}
 
 
 class ExportError(ValueError):
@@ -59,7 +59,7 @@ class Column:
     key: str  # the field's key in SubmissionRow.data
     part: str | None = None  # for a geopoint: lat, lon, alt or acc
     binary: bool = False
-    read: str = TEXT  # TEXT, NUMBER or VALUE
+    read: str = TEXT  # TEXT, NUMBER, VALUE or POINTS
     multiple: bool = False  # a select_multiple (its answer is a list of choices)
     choice: str | None = None  # a select_multiple's split column: 1 if this choice was made
 
@@ -96,7 +96,9 @@ def tables_for(
             )
             continue
         multiple = entry.get("select") == "multiple"
-        if multiple or kind in _VALUE_TYPES:
+        if kind in ("geotrace", "geoshape"):
+            read = POINTS
+        elif multiple or kind == "boolean":
             read = VALUE
         elif kind in _NUMBER_TYPES:
             read = NUMBER

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from server.exports.layout import NUMBER, VALUE, Column, Table, cell
+from server.exports.layout import NUMBER, POINTS, VALUE, Column, Table, cell
 from server.models import Attachment, FormVersion, OrgUnit, Submission, SubmissionRow, User
 from server.models.submissions import ReviewState
 from server.queries.submission_filters import SubmissionFilter
@@ -69,11 +69,11 @@ class Selection:
     typed: bool = False
 
 
-def _join_scope(query: Select[Any], filters: SubmissionFilter) -> Select[Any]:
+def join_scope(query: Select[Any], filters: SubmissionFilter) -> Select[Any]:
     return query.outerjoin(OrgUnit, OrgUnit.id == Submission.org_unit_id).where(filters.condition())
 
 
-def _order(query: Select[Any], selection: Selection, *then: Any) -> Select[Any]:
+def order(query: Select[Any], selection: Selection, *then: Any) -> Select[Any]:
     if selection.newest_first:
         return query.order_by(Submission.received_at.desc(), Submission.id.desc(), *then)
     return query.order_by(Submission.id, *then)
@@ -99,7 +99,7 @@ class _Answers:
         where: dict[tuple[str, str | None, bool], int] = {}
         self.plan: list[tuple[int, Callable[[Any], Any]]] = []
         for column in columns:
-            as_value = column.read == VALUE
+            as_value = column.read in (VALUE, POINTS)
             spot = (column.key, column.part, as_value)
             if spot not in where:
                 where[spot] = len(self.exprs)
@@ -133,7 +133,7 @@ def _to_number(value: Any) -> Any:
 
 
 def _formatter(column: Column, typed: bool) -> Callable[[Any], Any]:
-    if column.read == VALUE:
+    if column.read in (VALUE, POINTS):
         return lambda value: cell(value, column)
     if column.read == NUMBER and typed:
         return _to_number
@@ -143,26 +143,42 @@ def _formatter(column: Column, typed: bool) -> Callable[[Any], Any]:
 # --- the top-level table ---------------------------------------------------------------------
 
 
-def top_rows(
-    session: Session,
-    tables: Sequence[Table],
-    selection: Selection,
-    batch: int = BATCH,
-) -> Iterator[list[list[Any]]]:
-    """The top-level table's rows (without its header), a batch at a time."""
+def submitter_name(selection: Selection) -> Any:
+    if selection.central:
+        return func.coalesce(func.nullif(User.display_name, ""), User.username)
+    return User.username
+
+
+def top_source(selection: Selection) -> tuple[Select[Any], Any]:
+    """The top-level table's FROM (submissions, their unit, submitter, version and top row)
+    and WHERE, and the top row's alias; the caller chooses the columns."""
     top = aliased(SubmissionRow)
-    answers = _Answers(top.data, tables[0].columns, selection.typed)
-    name = (
-        func.coalesce(func.nullif(User.display_name, ""), User.username)
-        if selection.central
-        else User.username
+    query = join_scope(select(Submission.id).select_from(Submission), selection.filters)
+    query = (
+        query.outerjoin(User, User.id == Submission.submitter_id)
+        .join(FormVersion, FormVersion.id == Submission.form_version_id)
+        .outerjoin(top, and_(top.submission_id == Submission.id, top.repeat_path == ""))
     )
-    query = select(
+    return query, top
+
+
+def present_count() -> Any:
+    return (
+        select(func.count(Attachment.id))
+        .where(Attachment.submission_id == Submission.id)
+        .scalar_subquery()
+    )
+
+
+def _top(tables: Sequence[Table], selection: Selection) -> tuple[Select[Any], _Answers]:
+    query, top = top_source(selection)
+    answers = _Answers(top.data, tables[0].columns, selection.typed)
+    query = query.with_only_columns(
         Submission.id,
         Submission.received_at,
         Submission.instance_id,
         Submission.submitter_id,
-        name,
+        submitter_name(selection),
         Submission.device_id,
         Submission.incomplete,
         Submission.review_state,
@@ -172,20 +188,29 @@ def top_rows(
         OrgUnit.code,
         Submission.cycle,
         Submission.demo,
-        select(func.count(Attachment.id))
-        .where(Attachment.submission_id == Submission.id)
-        .scalar_subquery(),
-        _expected(tables, top),
+        present_count(),
+        expected_count(tables, top),
         *answers.exprs,
-    ).select_from(Submission)
-    query = _join_scope(query, selection.filters)
-    query = (
-        query.outerjoin(User, User.id == Submission.submitter_id)
-        .join(FormVersion, FormVersion.id == Submission.form_version_id)
-        .outerjoin(top, and_(top.submission_id == Submission.id, top.repeat_path == ""))
+        maintain_column_froms=False,
     )
+    return order(query, selection), answers
+
+
+def top_query(tables: Sequence[Table], selection: Selection) -> Select[Any]:
+    """The top-level table's query (the benchmark runs it through COPY as the floor)."""
+    return _top(tables, selection)[0]
+
+
+def top_rows(
+    session: Session,
+    tables: Sequence[Table],
+    selection: Selection,
+    batch: int = BATCH,
+) -> Iterator[list[list[Any]]]:
+    """The top-level table's rows (without its header), a batch at a time."""
+    query, answers = _top(tables, selection)
     offset = 16
-    for part in _stream(session, _order(query, selection), batch):
+    for part in _stream(session, query, batch):
         edits = edit_counts(session, [(r[0], r[10]) for r in part if r[10] is not None])
         out = []
         for r in part:
@@ -221,7 +246,7 @@ def _filled(data: Any, key: str) -> ColumnElement[bool]:
     return func.coalesce(data[key].as_string(), "") != ""
 
 
-def _expected(tables: Sequence[Table], top: Any) -> Any:
+def expected_count(tables: Sequence[Table], top: Any) -> Any:
     """How many attachments a submission's answers name, over its top level and repeats."""
     parts: list[Any] = [
         case((_filled(top.data, c.key), 1), else_=0)
@@ -285,6 +310,49 @@ def timestamp(value: dt.datetime) -> str:
 # --- repeat tables ---------------------------------------------------------------------------
 
 
+def repeat_source(
+    tables: Sequence[Table], index: int, selection: Selection
+) -> tuple[Select[Any], Any, Any]:
+    """Repeat table `tables[index]`'s FROM and WHERE, its rows (with `n`, their rank within
+    their parent) and, for a nested repeat, its parent rows (with their key `suffix`)."""
+    table = tables[index]
+    rows = ranked_rows(table.repeat_path, nested=bool(table.parent))
+    query = join_scope(select(Submission.id).select_from(Submission), selection.filters)
+    query = query.join(rows, rows.c.submission_id == Submission.id)
+    parent = None
+    if table.parent:
+        parent = keyed_rows(table.parent, {t.repeat_path: t for t in tables})
+        query = query.join(
+            parent,
+            and_(
+                parent.c.submission_id == Submission.id,
+                parent.c.position == rows.c.parent_position,
+            ),
+        )
+    return query, rows, parent
+
+
+def _repeat(
+    tables: Sequence[Table], index: int, selection: Selection
+) -> tuple[Select[Any], _Answers]:
+    query, rows, parent = repeat_source(tables, index, selection)
+    answers = _Answers(rows.c.data, tables[index].columns, selection.typed)
+    parent_suffix = parent.c.suffix if parent is not None else literal(None, String)
+    query = query.with_only_columns(
+        Submission.instance_id,
+        parent_suffix,
+        rows.c.n,
+        *answers.exprs,
+        maintain_column_froms=False,
+    )
+    return order(query, selection, rows.c.position), answers
+
+
+def repeat_query(tables: Sequence[Table], index: int, selection: Selection) -> Select[Any]:
+    """Repeat table `tables[index]`'s query (for the benchmark's floor)."""
+    return _repeat(tables, index, selection)[0]
+
+
 def repeat_rows(
     session: Session,
     tables: Sequence[Table],
@@ -294,29 +362,9 @@ def repeat_rows(
 ) -> Iterator[list[list[Any]]]:
     """Repeat table `tables[index]`'s rows (without its header), a batch at a time, in the
     order of their submissions and then of the form."""
-    table = tables[index]
-    by_path = {t.repeat_path: t for t in tables}
-    rows = _ranked(table.repeat_path, nested=bool(table.parent))
-    answers = _Answers(rows.c.data, table.columns, selection.typed)
-    if table.parent:
-        parent = _keyed(table.parent, by_path)
-        parent_suffix: Any = parent.c.suffix
-    else:
-        parent_suffix = literal(None, String)
-    query = select(Submission.instance_id, parent_suffix, rows.c.n, *answers.exprs)
-    query = _join_scope(query.select_from(Submission), selection.filters)
-    query = query.join(rows, rows.c.submission_id == Submission.id)
-    if table.parent:
-        query = query.join(
-            parent,
-            and_(
-                parent.c.submission_id == Submission.id,
-                parent.c.position == rows.c.parent_position,
-            ),
-        )
-    position = rows.c.position
-    relative = table.relative
-    for part in _stream(session, _order(query, selection, position), batch):
+    query, answers = _repeat(tables, index, selection)
+    relative = tables[index].relative
+    for part in _stream(session, query, batch):
         out = []
         for r in part:
             parent_key = r[0] if r[1] is None else f"{r[0]}/{r[1]}"
@@ -324,7 +372,7 @@ def repeat_rows(
         yield out
 
 
-def _ranked(repeat_path: str, nested: bool = True) -> Any:
+def ranked_rows(repeat_path: str, nested: bool = True) -> Any:
     """A repeat's rows, each with n: its rank among its parent row's instances, which for a
     top-level repeat is its position (counted through the submission from 1)."""
     rows = aliased(SubmissionRow)
@@ -346,7 +394,7 @@ def _ranked(repeat_path: str, nested: bool = True) -> Any:
     )
 
 
-def _keyed(repeat_path: str, by_path: dict[str, Table]) -> Any:
+def keyed_rows(repeat_path: str, by_path: dict[str, Table]) -> Any:
     """A repeat's rows with `suffix`: their key after the instanceID ("classes[2]")."""
     table = by_path[repeat_path]
     piece = f"{table.relative}["
@@ -361,8 +409,8 @@ def _keyed(repeat_path: str, by_path: dict[str, Table]) -> Any:
             .where(rows.repeat_path == repeat_path)
             .subquery()
         )
-    ranked = _ranked(repeat_path)
-    parent = _keyed(table.parent, by_path)  # the recursion ends at a top-level repeat
+    ranked = ranked_rows(repeat_path)
+    parent = keyed_rows(table.parent, by_path)  # the recursion ends at a top-level repeat
     return (
         select(
             ranked.c.submission_id,
@@ -429,7 +477,7 @@ def attachments(
 ) -> Iterator[Sequence[Any]]:
     """(name, sha256, size) of the selected submissions' files, in the tables' order."""
     query = select(Attachment.name, Attachment.sha256, Attachment.size).select_from(Submission)
-    query = _join_scope(query, selection.filters).join(
+    query = join_scope(query, selection.filters).join(
         Attachment, Attachment.submission_id == Submission.id
     )
-    yield from _stream(session, _order(query, selection, Attachment.name), batch)
+    yield from _stream(session, order(query, selection, Attachment.name), batch)
