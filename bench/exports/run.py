@@ -10,7 +10,8 @@ ingest path has its own benchmark). gunicorn serves the real app (server/gunicor
 an admin downloads the zip with Basic auth, as curl would, and the time to the first and to the
 last byte are taken while every web process's RSS is sampled from /proc. The floor, in the same
 run: the export's own queries (both tables, same joins, same answers out of the JSON, same
-order) run as `COPY (SELECT ...) TO STDOUT` and read to the end by psycopg.
+order) run as `COPY (SELECT ...) TO STDOUT`, in one REPEATABLE READ transaction with the
+export's settings (server/exports/central_csv.py SNAPSHOT_SETTINGS), read to the end by psycopg.
 
 Targets (issue 27): the zip in 10 s at most, a web process growing by 100 MB at most, and the
 goal of staying within 2x of COPY.
@@ -183,12 +184,11 @@ def _workbook(markdown: str) -> bytes:
 
 
 def copy_floor(url: str) -> tuple[float, int]:
-    """COPY of the export's own queries, both tables; seconds and bytes."""
+    """COPY of the export's own statements (both tables), with its settings; seconds, bytes."""
     import psycopg
-    from sqlalchemy.dialects import postgresql
 
     from server.db import Database
-    from server.exports import central_csv, table_rows
+    from server.exports import central_csv, pg_copy, table_rows
     from server.models import Form
     from server.queries.submission_filters import SubmissionFilter
 
@@ -198,21 +198,24 @@ def copy_floor(url: str) -> tuple[float, int]:
         export = central_csv.CentralExport(form.id, SubmissionFilter(form_id=form.id))
         tables = central_csv.central_tables(session, form, export)
         selection = table_rows.Selection(export.filters, newest_first=True, central=True)
-        queries = [table_rows.top_query(tables, selection)] + [
-            table_rows.repeat_query(tables, i, selection) for i in range(1, len(tables))
+        queries = [pg_copy.top_query(tables, selection)] + [
+            pg_copy.repeat_query(tables, i, selection) for i in range(1, len(tables))
         ]
     db.dispose()
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    compiled = [q.compile(dialect=dialect, compile_kwargs={"literal_binds": True}) for q in queries]
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    started = time.perf_counter()
     total = 0
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        for statement in compiled:
-            with cur.copy(f"COPY ({statement}) TO STDOUT (FORMAT csv)") as copy:
-                for chunk in copy:
-                    total += len(chunk)
-    return time.perf_counter() - started, total
+    with psycopg.connect(dsn) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        statements = [pg_copy.copy_statement(conn, q) for q in queries]
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for setting in central_csv.SNAPSHOT_SETTINGS:
+                cur.execute(setting)
+            for statement in statements:
+                with cur.copy(statement) as copy:
+                    for chunk in copy:
+                        total += len(chunk)
+        return time.perf_counter() - started, total
 
 
 # --- the server ------------------------------------------------------------------------------

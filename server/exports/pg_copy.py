@@ -125,17 +125,21 @@ def repeat_query(tables: Sequence[Table], index: int, selection: Selection) -> S
     return table_rows.order(query, selection, rows.c.position)
 
 
+def copy_statement(connection: psycopg.Connection[Any], query: Select[Any]) -> str:
+    """`COPY (query) TO STDOUT (FORMAT csv)` with the query's parameters written in: COPY
+    takes none, so psycopg's client-side quoting merges them."""
+    compiled = query.compile(dialect=postgresql.psycopg.dialect())  # type: ignore[attr-defined]
+    statement = psycopg.ClientCursor(connection).mogrify(str(compiled), compiled.params)
+    return f"COPY ({statement}) TO STDOUT (FORMAT csv)"
+
+
 def copy_csv(session: Session, query: Select[Any]) -> Iterator[bytes]:
     """The rows of `query` as PostgreSQL writes CSV, in pieces, in the session's transaction."""
-    compiled = query.compile(dialect=postgresql.psycopg.dialect())  # type: ignore[attr-defined]
     connection = session.connection().connection.driver_connection
     assert isinstance(connection, psycopg.Connection)
-    # The parameters are merged in by psycopg's client-side quoting: COPY takes none.
-    statement = psycopg.ClientCursor(connection).mogrify(str(compiled), compiled.params)
     pending: list[bytes] = []
     size = 0
-    sql = f"COPY ({statement}) TO STDOUT (FORMAT csv)"
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    with connection.cursor() as cursor, cursor.copy(copy_statement(connection, query)) as copy:
         for row in copy:
             pending.append(bytes(row))
             size += len(row)
