@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.exports import pg_copy, table_rows
+from server.exports import pg_copy, repeat_rows, select_choices, table_rows
 from server.exports.csv_xlsx import CsvChunks, csv_name
 from server.exports.layout import (
     CENTRAL_META,
@@ -90,7 +90,7 @@ def central_tables(session: Session, form: Form, export: CentralExport) -> list[
         schema = (current or versions[-1]).schema if versions else []
     tables = tables_for(schema, form.xml_form_id, group_paths=export.group_paths)
     if export.split_select_multiples:
-        tables = with_choices(tables, table_rows.chosen_values(session, tables, export.filters))
+        tables = with_choices(tables, select_choices.chosen_values(session, tables, export.filters))
     return tables
 
 
@@ -160,7 +160,7 @@ def table_csv(
     if index == 0:
         batches = table_rows.top_rows(session, tables, selection)
     else:
-        batches = table_rows.repeat_rows(session, tables, index, selection)
+        batches = repeat_rows.repeat_rows(session, tables, index, selection)
     for batch in batches:
         yield chunks.encode(batch)
 

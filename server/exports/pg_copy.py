@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from server.exports import table_rows
+from server.exports import repeat_rows, table_rows
 from server.exports.layout import POINTS, VALUE, Column, Table
 from server.exports.table_rows import Selection
 from server.models import FormVersion, Submission
@@ -111,7 +111,7 @@ def top_query(tables: Sequence[Table], selection: Selection) -> Select[Any]:
 
 def repeat_query(tables: Sequence[Table], index: int, selection: Selection) -> Select[Any]:
     table = tables[index]
-    query, rows, parent = table_rows.repeat_source(tables, index, selection)
+    query, rows, parent = repeat_rows.repeat_source(tables, index, selection)
     parent_key: Any = Submission.instance_id
     if parent is not None:
         parent_key = parent_key + "/" + parent.c.suffix

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from server import jobs
 from server.db import Database
-from server.exports import table_rows
+from server.exports import repeat_rows, table_rows
 from server.exports.csv_xlsx import CsvChunks, XlsxTables, csv_name, safe_name
 from server.exports.layout import ExportError, Table, headers, tables_for
 from server.models import ExportJob, Form, FormVersion, OrgUnit, Submission, SubmissionRow
@@ -128,7 +128,7 @@ def build_export(
     def batches(index: int) -> Iterator[list[list[Any]]]:
         if index == 0:
             return table_rows.top_rows(session, tables, selection, CHUNK)
-        return table_rows.repeat_rows(session, tables, index, selection, CHUNK)
+        return repeat_rows.repeat_rows(session, tables, index, selection, CHUNK)
 
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".export-") as work:
         zipped = fmt == "csv" or with_attachments

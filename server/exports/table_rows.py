@@ -9,10 +9,9 @@ the selection covers is in the top-level table, with its metadata; one the worke
 processed yet (or found invalid) has no flattened rows, so its answers are empty and it has no
 repeat rows.
 
-Repeat keys are Central's: a top-level repeat's row is "<instanceID>/<repeat>[n]", n counting
-its instances in the submission from 1 (the row's `position`, server/domain/xform/flatten.py);
-a nested repeat's row appends "/<repeat>[n]" to its parent row's key, n counting within that
-parent (a window function over the parent's position).
+This module reads the top-level table (and the attachments); server/exports/repeat_rows.py
+reads the repeats' tables, server/exports/select_choices.py the choices made in
+select_multiples, and server/exports/pg_copy.py has PostgreSQL write the same tables as CSV.
 """
 
 from __future__ import annotations
@@ -25,14 +24,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    String,
     and_,
     case,
-    cast,
     func,
     literal,
     select,
-    true,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -79,7 +75,7 @@ def order(query: Select[Any], selection: Selection, *then: Any) -> Select[Any]:
     return query.order_by(Submission.id, *then)
 
 
-def _stream(session: Session, query: Select[Any], batch: int) -> Iterator[Sequence[Any]]:
+def stream(session: Session, query: Select[Any], batch: int) -> Iterator[Sequence[Any]]:
     result = session.connection().execute(query.execution_options(yield_per=batch))
     try:
         yield from result.partitions()
@@ -90,7 +86,7 @@ def _stream(session: Session, query: Select[Any], batch: int) -> Iterator[Sequen
 # --- answers ---------------------------------------------------------------------------------
 
 
-class _Answers:
+class Answers:
     """The SQL expressions that read a table's answers out of a row's JSON, and the functions
     that turn what they return into cells."""
 
@@ -170,9 +166,9 @@ def present_count() -> Any:
     )
 
 
-def _top(tables: Sequence[Table], selection: Selection) -> tuple[Select[Any], _Answers]:
+def _top(tables: Sequence[Table], selection: Selection) -> tuple[Select[Any], Answers]:
     query, top = top_source(selection)
-    answers = _Answers(top.data, tables[0].columns, selection.typed)
+    answers = Answers(top.data, tables[0].columns, selection.typed)
     query = query.with_only_columns(
         Submission.id,
         Submission.received_at,
@@ -210,7 +206,7 @@ def top_rows(
     """The top-level table's rows (without its header), a batch at a time."""
     query, answers = _top(tables, selection)
     offset = 16
-    for part in _stream(session, query, batch):
+    for part in stream(session, query, batch):
         edits = edit_counts(session, [(r[0], r[10]) for r in part if r[10] is not None])
         out = []
         for r in part:
@@ -307,169 +303,7 @@ def timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-# --- repeat tables ---------------------------------------------------------------------------
-
-
-def repeat_source(
-    tables: Sequence[Table], index: int, selection: Selection
-) -> tuple[Select[Any], Any, Any]:
-    """Repeat table `tables[index]`'s FROM and WHERE, its rows (with `n`, their rank within
-    their parent) and, for a nested repeat, its parent rows (with their key `suffix`)."""
-    table = tables[index]
-    rows = ranked_rows(table.repeat_path, nested=bool(table.parent))
-    query = join_scope(select(Submission.id).select_from(Submission), selection.filters)
-    query = query.join(rows, rows.c.submission_id == Submission.id)
-    parent = None
-    if table.parent:
-        parent = keyed_rows(table.parent, {t.repeat_path: t for t in tables})
-        query = query.join(
-            parent,
-            and_(
-                parent.c.submission_id == Submission.id,
-                parent.c.position == rows.c.parent_position,
-            ),
-        )
-    return query, rows, parent
-
-
-def _repeat(
-    tables: Sequence[Table], index: int, selection: Selection
-) -> tuple[Select[Any], _Answers]:
-    query, rows, parent = repeat_source(tables, index, selection)
-    answers = _Answers(rows.c.data, tables[index].columns, selection.typed)
-    parent_suffix = parent.c.suffix if parent is not None else literal(None, String)
-    query = query.with_only_columns(
-        Submission.instance_id,
-        parent_suffix,
-        rows.c.n,
-        *answers.exprs,
-        maintain_column_froms=False,
-    )
-    return order(query, selection, rows.c.position), answers
-
-
-def repeat_query(tables: Sequence[Table], index: int, selection: Selection) -> Select[Any]:
-    """Repeat table `tables[index]`'s query (for the benchmark's floor)."""
-    return _repeat(tables, index, selection)[0]
-
-
-def repeat_rows(
-    session: Session,
-    tables: Sequence[Table],
-    index: int,
-    selection: Selection,
-    batch: int = BATCH,
-) -> Iterator[list[list[Any]]]:
-    """Repeat table `tables[index]`'s rows (without its header), a batch at a time, in the
-    order of their submissions and then of the form."""
-    query, answers = _repeat(tables, index, selection)
-    relative = tables[index].relative
-    for part in _stream(session, query, batch):
-        out = []
-        for r in part:
-            parent_key = r[0] if r[1] is None else f"{r[0]}/{r[1]}"
-            out.append([*answers.cells(r, 3), parent_key, f"{parent_key}/{relative}[{r[2]}]"])
-        yield out
-
-
-def ranked_rows(repeat_path: str, nested: bool = True) -> Any:
-    """A repeat's rows, each with n: its rank among its parent row's instances, which for a
-    top-level repeat is its position (counted through the submission from 1)."""
-    rows = aliased(SubmissionRow)
-    n: Any = rows.position
-    if nested:
-        n = func.row_number().over(
-            partition_by=(rows.submission_id, rows.parent_position), order_by=rows.position
-        )
-    return (
-        select(
-            rows.submission_id,
-            rows.position,
-            rows.parent_position,
-            rows.data,
-            n.label("n"),
-        )
-        .where(rows.repeat_path == repeat_path)
-        .subquery()
-    )
-
-
-def keyed_rows(repeat_path: str, by_path: dict[str, Table]) -> Any:
-    """A repeat's rows with `suffix`: their key after the instanceID ("classes[2]")."""
-    table = by_path[repeat_path]
-    piece = f"{table.relative}["
-    if not table.parent:
-        rows = aliased(SubmissionRow)
-        return (
-            select(
-                rows.submission_id,
-                rows.position,
-                (literal(piece) + cast(rows.position, String) + "]").label("suffix"),
-            )
-            .where(rows.repeat_path == repeat_path)
-            .subquery()
-        )
-    ranked = ranked_rows(repeat_path)
-    parent = keyed_rows(table.parent, by_path)  # the recursion ends at a top-level repeat
-    return (
-        select(
-            ranked.c.submission_id,
-            ranked.c.position,
-            (parent.c.suffix + f"/{piece}" + cast(ranked.c.n, String) + "]").label("suffix"),
-        )
-        .join(
-            parent,
-            and_(
-                parent.c.submission_id == ranked.c.submission_id,
-                parent.c.position == ranked.c.parent_position,
-            ),
-        )
-        .subquery()
-    )
-
-
-# --- select_multiple choices and attachments -------------------------------------------------
-
-
-def chosen_values(
-    session: Session, tables: Sequence[Table], filters: SubmissionFilter
-) -> dict[tuple[str, str], list[str]]:
-    """For each select_multiple, the choices made in the selected submissions, sorted: the
-    columns Central's splitSelectMultiples adds (it splits by what was answered, not by the
-    form's choice list, so choices from a file and removed choices have columns too)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    found: dict[tuple[str, str], list[str]] = {}
-    for table in tables:
-        for column in table.columns:
-            if not column.multiple or column.choice is not None:
-                continue
-            rows = aliased(SubmissionRow)
-            if postgres:
-                value = rows.data[column.key]
-                elements = func.jsonb_array_elements_text(value).table_valued("value")
-                is_list = func.jsonb_typeof(value) == "array"
-            else:
-                path = '$."' + column.key.replace('"', '\\"') + '"'
-                elements = func.json_each(rows.data, path).table_valued("value")
-                is_list = func.json_type(rows.data, path) == "array"
-            query = (
-                select(elements.c.value)
-                .distinct()
-                .select_from(Submission)
-                .outerjoin(OrgUnit, OrgUnit.id == Submission.org_unit_id)
-                .join(
-                    rows,
-                    and_(
-                        rows.submission_id == Submission.id,
-                        rows.repeat_path == table.repeat_path,
-                    ),
-                )
-                .join(elements, true())
-                .where(filters.condition(), is_list)
-            )
-            values = sorted(str(v) for v in session.scalars(query) if v not in (None, ""))
-            found[(table.repeat_path, column.key)] = values
-    return found
+# --- attachments ---------------------------------------------------------------------------
 
 
 def attachments(
@@ -480,4 +314,4 @@ def attachments(
     query = join_scope(query, selection.filters).join(
         Attachment, Attachment.submission_id == Submission.id
     )
-    yield from _stream(session, order(query, selection, Attachment.name), batch)
+    yield from stream(session, order(query, selection, Attachment.name), batch)

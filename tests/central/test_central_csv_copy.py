@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from server.domain.roles import Role
-from server.exports import central_csv, table_rows
+from server.exports import central_csv, repeat_rows, table_rows
 from server.exports.csv_xlsx import CsvChunks
 from server.exports.layout import CENTRAL_META, headers
 from server.models import Form, Submission, User
@@ -26,7 +26,7 @@ def by_python(session, tables, index, selection) -> bytes:  # type: ignore[no-un
     if index == 0:
         batches = table_rows.top_rows(session, tables, selection)
     else:
-        batches = table_rows.repeat_rows(session, tables, index, selection)
+        batches = repeat_rows.repeat_rows(session, tables, index, selection)
     out += [chunks.encode(batch) for batch in batches]
     return b"".join(out)
 
