@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from server.domain.roles import Role
 from server.models import AuditEvent, Submission, User
+from server.models.submissions import ReviewState
 from tests.central.conftest import PASSWORD, CentralServer
 from tests.central.export_support import (
     FORM_ID,
@@ -219,8 +220,6 @@ def test_an_edit_replaces_its_original_and_counts(world, pyodk_client) -> None:
         sub = session.scalars(
             select(Submission).where(Submission.instance_id == "uuid:exp-a")
         ).one()
-        from server.models.submissions import ReviewState
-
         sub.review_state = ReviewState.has_issues
     rows = {
         r["KEY"]: r for r in as_dicts(read_csv(get(pyodk_client("admin"), f"{BASE}.csv").content))
