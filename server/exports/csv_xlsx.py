@@ -1,67 +1,67 @@
 """The export files' formats: CSV (one file per table, zipped) and XLSX (a sheet per table).
 
-Rows arrive one at a time from server/exports/submissions.py and go straight to disk: each CSV
-table streams to its own temporary file, and openpyxl's write-only workbook spools its sheets.
+Rows arrive a batch at a time, one table after another (server/exports/table_rows.py): a CSV
+table is encoded batch by batch into its zip entry, and openpyxl's write-only workbook spools
+its sheets to disk.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from server.exports.layout import Table, headers
+from server.exports.layout import TOP_META, Table, headers
 
 # Characters Excel refuses in a sheet's title.
 _SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 
 
-class CsvTables:
-    """One CSV file per table in a temporary directory, zipped at the end."""
+class CsvChunks:
+    """CSV text for batches of rows, encoded as UTF-8: what goes into a zip entry as the rows
+    arrive (quoted where needed; CRLF line ends as RFC 4180 has them, or "\n" as Central's
+    files and PostgreSQL's COPY end lines)."""
 
-    def __init__(self, tables: Sequence[Table], workdir: Path) -> None:
-        self.files: list[tuple[Table, Path, IO[str]]] = []
-        self.writers = []
-        for i, table in enumerate(tables):
-            path = workdir / f"{i}.csv"
-            handle = path.open("w", newline="", encoding="utf-8")
-            writer = csv.writer(handle)
-            writer.writerow(headers(table))
-            self.files.append((table, path, handle))
-            self.writers.append(writer)
+    def __init__(self, lineterminator: str = "\r\n") -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator=lineterminator)
 
-    def add(self, index: int, values: list[Any]) -> None:
-        self.writers[index].writerow(values)
+    def encode(self, rows: Iterable[Sequence[Any]]) -> bytes:
+        self._writer.writerows(rows)
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode("utf-8")
 
-    def finish(self, archive: zipfile.ZipFile) -> None:
-        for table, path, handle in self.files:
-            handle.close()
-            archive.write(path, f"{safe_name(table.name)}.csv")
+
+def csv_name(table: Table) -> str:
+    return f"{safe_name(table.name)}.csv"
 
 
 class XlsxTables:
     """A write-only workbook with one sheet per table."""
 
-    def __init__(self, tables: Sequence[Table]) -> None:
+    def __init__(self, tables: Sequence[Table], meta: Sequence[str] = TOP_META) -> None:
         self.book = Workbook(write_only=True)
         self.sheets: list[WriteOnlyWorksheet] = []
         used: set[str] = set()
         for table in tables:
             sheet = self.book.create_sheet(_sheet_title(table, used))
-            sheet.append(headers(table))
+            sheet.append(headers(table, meta))
             self.sheets.append(sheet)
 
-    def add(self, index: int, values: list[Any]) -> None:
+    def add(self, index: int, rows: Iterable[Sequence[Any]]) -> None:
         sheet = self.sheets[index]
-        sheet.append([_xlsx_value(sheet, v) for v in values])
+        for values in rows:
+            sheet.append([_xlsx_value(sheet, v) for v in values])
 
     def save(self, path: Path) -> None:
         self.book.save(path)

@@ -1,18 +1,30 @@
-"""How a form's submissions lay out as tables, as ODK Central lays out its exports: the
-top-level table and one per repeat, their columns in form order and each answer's cell value
-(server/exports/submissions.py writes them to CSV and XLSX; the submissions pages show the same
-tables).
+"""How a form's submissions lay out as tables, as ODK Central lays out its exports
+(getodk/central-backend lib/data/briefcase.js): the top-level table and one per repeat, their
+columns in form order and each answer's cell value. The web export (server/exports/submissions.py)
+and Central's export URLs (server/exports/central_csv.py) write these tables; the submissions
+pages show the same ones.
+
+Columns. A question's header is its path below its table's row joined with "-" (a group's name,
+then the question's: "loc-gps"), or with `group_paths=False` its own name only; a geopoint is
+four columns (-Latitude, -Longitude, -Altitude, -Accuracy). The top-level table starts with
+SubmissionDate and ends with Central's metadata (`CENTRAL_META`), to which the web export adds
+ours (`OUR_META`); a repeat's table ends with PARENT_KEY and KEY. A select_multiple split into
+choices (`with_choices`) is followed by a "<header>/<choice>" column per choice, 1 when chosen
+and 0 otherwise.
+
+Files. The top-level table is "<xmlFormId>", a repeat's "<xmlFormId>-<repeat name>", and when
+two repeats share a name, "~1", "~2" in form order tell them apart, as in Central.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 GEO_PARTS = (("lat", "Latitude"), ("lon", "Longitude"), ("alt", "Altitude"), ("acc", "Accuracy"))
-TOP_META = (
+CENTRAL_META = (
     "KEY",
     "SubmitterID",
     "SubmitterName",
@@ -23,11 +35,18 @@ TOP_META = (
     "DeviceID",
     "Edits",
     "FormVersion",
-    "OrgUnit",
-    "Cycle",
-    "ProcessingStatus",
-    "Demo",
 )
+# What the web export adds for the people who read it: where, when and how far along.
+OUR_META = ("OrgUnit", "Cycle", "ProcessingStatus", "Demo")
+TOP_META = CENTRAL_META + OUR_META
+REPEAT_META = ("PARENT_KEY", "KEY")
+
+# How a column's answer is read from a flattened row's JSON (server/exports/table_rows.py):
+TEXT = "text"  # a string, as the database gives it
+NUMBER = "number"  # an int or a decimal (or a geopoint's part): text in CSV, a number in XLSX
+VALUE = "value"  # a select_multiple's list or a boolean: the JSON value, rendered by `cell`
+POINTS = "points"  # a geotrace's or geoshape's points: the JSON value, rendered by `cell`
+_NUMBER_TYPES = {"int", "integer", "decimal"}
 
 
 class ExportError(ValueError):
@@ -40,6 +59,9 @@ class Column:
     key: str  # the field's key in SubmissionRow.data
     part: str | None = None  # for a geopoint: lat, lon, alt or acc
     binary: bool = False
+    read: str = TEXT  # TEXT, NUMBER, VALUE or POINTS
+    multiple: bool = False  # a select_multiple (its answer is a list of choices)
+    choice: str | None = None  # a select_multiple's split column: 1 if this choice was made
 
 
 @dataclass(frozen=True)
@@ -53,7 +75,9 @@ class Table:
     columns: tuple[Column, ...]
 
 
-def tables_for(schema: Sequence[dict[str, Any]], xml_form_id: str) -> list[Table]:
+def tables_for(
+    schema: Sequence[dict[str, Any]], xml_form_id: str, *, group_paths: bool = True
+) -> list[Table]:
     """The export's tables for a form version's field list, parents before their repeats."""
     root = _root(schema)
     repeats = [e for e in schema if e.get("kind") == "repeat"]
@@ -64,37 +88,91 @@ def tables_for(schema: Sequence[dict[str, Any]], xml_form_id: str) -> list[Table
             continue
         container = entry.get("repeat") or ""
         key = str(entry["path"])[len(roots[container]) + 1 :]
-        header = key.replace("/", "-")
-        if _base_type(entry) == "geopoint":
+        header = key.replace("/", "-") if group_paths else str(entry.get("name") or key)
+        kind = _base_type(entry)
+        if kind == "geopoint":
             columns[container].extend(
-                Column(f"{header}-{label}", key, part) for part, label in GEO_PARTS
+                Column(f"{header}-{label}", key, part, read=NUMBER) for part, label in GEO_PARTS
             )
+            continue
+        multiple = entry.get("select") == "multiple"
+        if kind in ("geotrace", "geoshape"):
+            read = POINTS
+        elif multiple or kind == "boolean":
+            read = VALUE
+        elif kind in _NUMBER_TYPES:
+            read = NUMBER
         else:
-            columns[container].append(Column(header, key, binary=_base_type(entry) == "binary"))
+            read = TEXT
+        columns[container].append(
+            Column(header, key, binary=kind == "binary", read=read, multiple=multiple)
+        )
     tables = [Table("", xml_form_id, None, "", tuple(columns[""]))]
-    used = {xml_form_id}
+    totals = Counter(str(r["name"]) for r in repeats)
+    seen: Counter[str] = Counter()
     for entry in repeats:
-        path = str(entry["path"])
+        path, name = str(entry["path"]), str(entry["name"])
         parent = entry.get("repeat") or ""
-        name = f"{xml_form_id}-{entry['name']}"
-        if name in used:  # two repeats of one name in different groups
-            name = f"{xml_form_id}-{path[len(root) + 1 :].replace('/', '-')}"
-        used.add(name)
+        seen[name] += 1
+        stem = f"{xml_form_id}-{name}" + (f"~{seen[name]}" if totals[name] > 1 else "")
         relative = path[len(roots[parent]) + 1 :]
-        tables.append(Table(path, name, parent, relative, tuple(columns[path])))
+        tables.append(Table(path, stem, parent, relative, tuple(columns[path])))
     return tables
 
 
-def headers(table: Table) -> list[str]:
+def with_choices(
+    tables: Sequence[Table], chosen: Mapping[tuple[str, str], Iterable[str]]
+) -> list[Table]:
+    """The tables with each select_multiple followed by a column per choice in `chosen`
+    (keyed by (repeat_path, field key)), in the order given."""
+    out = []
+    for table in tables:
+        columns: list[Column] = []
+        for column in table.columns:
+            columns.append(column)
+            if column.multiple and column.choice is None:
+                columns.extend(
+                    replace(column, header=f"{column.header}/{value}", choice=value)
+                    for value in chosen.get((table.repeat_path, column.key), ())
+                )
+        out.append(replace(table, columns=tuple(columns)))
+    return out
+
+
+def merged_fields(schemas: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One field list holding every field of `schemas` (oldest first), as Central's
+    deletedFields=true merges its published versions: a field keeps its place from the first
+    version that has it, a newer version's definition replaces an older one's, and a field new
+    in a later version follows the field before it in that version."""
+    merged: list[dict[str, Any]] = []
+    where: dict[str, int] = {}
+    for schema in schemas:
+        after = -1
+        for entry in schema:
+            path = str(entry["path"])
+            if path in where:
+                after = where[path]
+                merged[after] = entry
+                continue
+            after += 1
+            merged.insert(after, entry)
+            where = {str(e["path"]): i for i, e in enumerate(merged)}
+    return merged
+
+
+def headers(table: Table, meta: Sequence[str] = TOP_META) -> list[str]:
+    """The table's header row; `meta` is the top-level table's metadata columns."""
     names = [c.header for c in table.columns]
     if table.parent is None:
-        return ["SubmissionDate", *names, *TOP_META]
-    return [*names, "PARENT_KEY", "KEY"]
+        return ["SubmissionDate", *names, *meta]
+    return [*names, *REPEAT_META]
 
 
 def cell(value: Any, column: Column) -> str | int | float | None:
     """One answer as it goes into a cell: numbers stay numbers, lists and locations become the
     text Collect sends."""
+    if column.choice is not None:
+        return 1 if isinstance(value, list) and column.choice in value else 0
     if column.part is not None:
         return value.get(column.part) if isinstance(value, dict) else None
     if value is None or value == "":
