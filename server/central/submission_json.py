@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.central.render import actor_json, iso
+from server.app_state import db_session
+from server.central.render import actor_json, extended, iso
 from server.models import FormVersion, Submission, SubmissionComment, User
 from server.models.submissions import CENTRAL_REVIEW_NAMES, ReviewState
 from server.services.submission_versions import Logical
@@ -115,6 +116,12 @@ def submission_json(found: Logical, extras: Extras) -> dict[str, Any]:
         body["formVersion"] = extras.versions.get(current.form_version_id)
     body["currentVersion"] = version_json(current, extras)
     return body
+
+
+def one_json(found: Logical) -> dict[str, Any]:
+    """The submission as GET .../submissions/<instanceId> answers (extended when asked)."""
+    extras = Extras(db_session(), (found.root, found.current), extended())
+    return submission_json(found, extras)
 
 
 def submissions_json(session: Session, found: Sequence[Logical], extended: bool) -> list[Any]:

@@ -5,11 +5,10 @@
     GET    /v1/projects/1/forms/<f>/submissions/<instanceId>       one submission
     GET    /v1/projects/1/forms/<f>/submissions/<instanceId>.xml   its current XML, byte for byte
     PUT    /v1/projects/1/forms/<f>/submissions/<instanceId>       edit (meta/deprecatedID)
-    PATCH  /v1/projects/1/forms/<f>/submissions/<instanceId>       {"reviewState"} (X-Action-Notes)
 
-and, registered here from their own modules, its comments and versions
-(server/central/submission_history.py) and its attachments
-(server/central/submission_attachments.py). Who may do what is server/central/
+and, registered here from their own modules, its review (PATCH, server/central/
+submission_review.py), its comments and versions (server/central/submission_history.py) and
+its attachments (server/central/submission_attachments.py). Who may do what is server/central/
 submission_access.py's.
 
 A create and an edit go through the receiver's own path (server/openrosa/accept.py): the same
@@ -30,41 +29,29 @@ do we:
 
 from __future__ import annotations
 
-import urllib.parse
-from typing import Any
-
 from flask import Blueprint, Response, redirect, request, url_for
 
 from server.app_state import db_session
 from server.auth.http import principal_cache
 from server.auth.principal import Principal
-from server.central import submission_attachments, submission_history
+from server.central import submission_attachments, submission_history, submission_review
 from server.central.auth import require_actor, require_submitter
 from server.central.render import PROJECT_ID, extended, json_response
-from server.central.sessions import json_body
 from server.central.submission_access import (
     form_or_404,
     may_change,
     not_found,
     require_reader,
     require_reads,
-    require_reviews,
     submission_or_404,
     xml_body,
 )
-from server.central.submission_json import (
-    Extras,
-    created_json,
-    submission_json,
-    submissions_json,
-)
+from server.central.submission_json import created_json, one_json, submissions_json
 from server.domain.problems import Problem
 from server.domain.xform.submission_meta import SubmissionMeta
-from server.models.submissions import ReviewState
 from server.openrosa.accept import Accepted, Rules, Sent, accept
 from server.openrosa.deps import receiver
 from server.openrosa.submission import MAX_XML_BYTES, device_id
-from server.services import review
 from server.services.ingest_edits import Editor
 from server.services.submission_versions import (
     Logical,
@@ -77,12 +64,6 @@ from server.services.submission_versions import (
 BASE = "/projects/<int:project_id>/forms/<xml_form_id>/submissions"
 ONE = BASE + "/<instance_id>"
 
-# Central's review states a PATCH may set, by their names there.
-REVIEW_STATES = {
-    "approved": ReviewState.approved,
-    "hasIssues": ReviewState.has_issues,
-    "rejected": ReviewState.rejected,
-}
 # Problems of the receiver that Central answers with another status.
 CENTRAL_STATUS = {"submission.form_closed": 409}
 
@@ -93,7 +74,7 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule(ONE + ".xml", "submission_xml", submission_xml, methods=["GET"])
     bp.add_url_rule(ONE, "submission", get_submission, methods=["GET"])
     bp.add_url_rule(ONE, "submission_edit", edit_submission, methods=["PUT"])
-    bp.add_url_rule(ONE, "submission_review", review_submission, methods=["PATCH"])
+    submission_review.register(bp, ONE)
     submission_history.register(bp, ONE)
     submission_attachments.register(bp, ONE)
 
@@ -111,7 +92,7 @@ def get_submission(xml_form_id: str, instance_id: str) -> Response:
     found = _readable(xml_form_id, instance_id, "central.submission_version")
     if isinstance(found, Response):
         return found
-    return json_response(_one_json(found))
+    return json_response(one_json(found))
 
 
 def submission_xml(xml_form_id: str, instance_id: str) -> Response:
@@ -144,11 +125,6 @@ def _readable(xml_form_id: str, instance_id: str, version_endpoint: str) -> Logi
         )
     require_reads(actor, found)
     return found
-
-
-def _one_json(found: Logical) -> dict[str, Any]:
-    extras = Extras(db_session(), (found.root, found.current), extended())
-    return submission_json(found, extras)
 
 
 def create_submission(xml_form_id: str) -> Response:
@@ -210,7 +186,7 @@ def edit_submission(xml_form_id: str, instance_id: str) -> Response:
             "on this server. Try again with a new instanceID.",
             problem.details,
         ) from None
-    return json_response(_one_json(submission_or_404(form, instance_id)))
+    return json_response(one_json(submission_or_404(form, instance_id)))
 
 
 def _accept(principal: Principal, sent: Sent, rules: Rules) -> Accepted:
@@ -239,71 +215,3 @@ def _accept(principal: Principal, sent: Sent, rules: Rules) -> Accepted:
     if accepted.result.needs_processing:
         rx.wakeups.add(accepted.result.submission_id)
     return accepted
-
-
-def review_submission(xml_form_id: str, instance_id: str) -> Response:
-    actor = require_actor()
-    form = form_or_404(xml_form_id)
-    found = submission_or_404(form, instance_id)
-    require_reviews(actor, found)
-    body = json_body()
-    if "reviewState" not in body:
-        raise Problem(
-            400,
-            "central.missing_parameter",
-            "Required parameter reviewState missing.",
-            {"field": "reviewState"},
-        )
-    value = body["reviewState"]
-    state = REVIEW_STATES.get(value) if isinstance(value, str) else None
-    if state is None:
-        raise Problem(
-            400,
-            "central.unexpected_value",
-            f"Unexpected reviewState value {value!r}; it must be one of "
-            f"{', '.join(REVIEW_STATES)} (null and edited are set by the server: a new "
-            "submission has none, an edit makes it edited).",
-            {"field": "reviewState", "value": value if isinstance(value, str) else None},
-        )
-    notes = _action_notes()
-    if state is ReviewState.has_issues and notes is None:
-        raise Problem(
-            400,
-            "central.missing_parameter",
-            "Say what the issue is: a submission marked hasIssues needs a note, sent in the "
-            "X-Action-Notes header of this request.",
-            {"field": "X-Action-Notes"},
-        )
-    session = db_session()
-    try:
-        review.set_review_state(session, [found.current.id], state, notes, actor)
-    except review.ReviewError as exc:
-        session.rollback()
-        status = 403 if exc.forbidden else 400
-        raise Problem(status, "submission.review_refused", exc.message) from None
-    session.commit()
-    return json_response(_one_json(submission_or_404(form, instance_id)))
-
-
-def _action_notes() -> str | None:
-    """Central's X-Action-Notes header: URI-encoded text (Central decodes it so)."""
-    raw = request.headers.get("X-Action-Notes")
-    if raw is None:
-        return None
-    try:
-        text = urllib.parse.unquote(raw, errors="strict")
-    except UnicodeDecodeError:
-        raise Problem(
-            400,
-            "central.invalid_header",
-            "The X-Action-Notes header is not URI-encoded UTF-8 text.",
-            {"field": "X-Action-Notes"},
-        ) from None
-    if "\x00" in text:
-        raise Problem(
-            400,
-            "central.invalid_header",
-            "The X-Action-Notes header contains a NUL character, which the server cannot keep.",
-            {"field": "X-Action-Notes"},
-        )
-    return text.strip() or None

@@ -22,6 +22,7 @@ from tests.central.submissions_support import (
     submissions_url,
     visit,
 )
+from tests.fixtures.openrosa import multipart
 
 XML = {"Content-Type": "application/xml"}
 
@@ -341,3 +342,26 @@ def test_a_later_versions_id_leads_to_that_version(central, visits) -> None:
     assert call(central, "GET", f"/{second}", "ada").json()["instanceId"] == second
     assert call(central, "GET", f"/{second}.xml", "ada").content == edit.encode()
     problem(call(central, "GET", f"/{second}", "cora2"), 403, "403.1")
+
+
+def test_an_edit_from_collect_is_edited_too_and_counts(central, visits) -> None:
+    from workers.processing import process_waiting
+
+    first = create(central, "ena")
+    second = new_id()
+    body = multipart(visit(second, deprecated_id=first, pupils=4, photo=None, staff=()).encode())
+    sent = requests.post(
+        f"{central.url}/submission",
+        data=body.body,
+        headers={"Content-Type": body.content_type, "X-OpenRosa-Version": "1.0"},
+        auth=auth("ena"),
+        timeout=30,
+    )
+    assert sent.status_code == 201, sent.text
+    assert call(central, "GET", f"/{first}", "ada").json()["reviewState"] == "edited"
+    # As the worker would, each in a transaction of its own.
+    assert process_waiting(central.app.extensions["dmip"].db) == 2
+    with central.db() as session:
+        rows = session.scalars(select(Submission).order_by(Submission.id)).all()
+        # The edit counts as a received submission would; the version it replaced no longer.
+        assert [(r.instance_id, r.counted) for r in rows] == [(first, False), (second, True)]
