@@ -30,6 +30,7 @@ from server.central.submission_access import (
 from server.central.submission_json import Extras, comment_json, version_json
 from server.domain.problems import Problem
 from server.models import Submission, User
+from server.services.review import explain_issue
 from server.services.submission_comments import CommentError, add_comment, comments
 from server.services.submission_versions import Logical, chain
 
@@ -113,6 +114,7 @@ def create_comment(xml_form_id: str, instance_id: str) -> Response:
     session = db_session()
     try:
         comment = add_comment(session, found.root.id, actor, text)
+        explain_issue(session, found.current.id, text)
     except CommentError as exc:
         session.rollback()
         raise Problem(400, "central.invalid_comment", str(exc), {"field": "body"}) from None

@@ -4,9 +4,11 @@
 
 through server/services/review.py, so each state keeps its meaning here (a rejection takes the
 submission out of the indicators). Central's X-Action-Notes header (URI-encoded, as Central
-decodes it) becomes the review's comment; "hasIssues" needs one, as on the submission pages,
-because the enumerator reads it to know what to fix. Only a reviewer of the submission's area
-may (server/central/submission_access.py).
+decodes it) becomes the review's comment. "hasIssues" may come without one, as on Central,
+whose clients (pyodk's `review(..., comment=)`) send the reason as a comment just after: that
+comment then becomes the review's reason (server/services/review.py `explain_issue`), since
+the enumerator reads it to know what to fix. Only a reviewer of the submission's area may
+(server/central/submission_access.py).
 """
 
 from __future__ import annotations
@@ -62,17 +64,11 @@ def review_submission(xml_form_id: str, instance_id: str) -> Response:
             {"field": "reviewState", "value": value if isinstance(value, str) else None},
         )
     notes = _action_notes()
-    if state is ReviewState.has_issues and notes is None:
-        raise Problem(
-            400,
-            "central.missing_parameter",
-            "Say what the issue is: a submission marked hasIssues needs a note, sent in the "
-            "X-Action-Notes header of this request.",
-            {"field": "X-Action-Notes"},
-        )
     session = db_session()
     try:
-        review.set_review_state(session, [found.current.id], state, notes, actor)
+        review.set_review_state(
+            session, [found.current.id], state, notes, actor, reason_required=False
+        )
     except review.ReviewError as exc:
         session.rollback()
         status = 403 if exc.forbidden else 400

@@ -88,13 +88,16 @@ def set_review_state(
     state: ReviewState,
     comment: str | None,
     reviewer: User,
+    reason_required: bool = True,
 ) -> list[SubmissionReview]:
     """Give these submissions `state`, with `comment`; one history row each. The caller has
-    checked that they lie in the reviewer's scope, and commits."""
+    checked that they lie in the reviewer's scope, and commits. Without `reason_required` a
+    "has issues" may come without a comment, when the caller's protocol sends the reason
+    separately (Central's clients comment after the review: `explain_issue`)."""
     comment = _check(reviewer, comment)
     if state not in REVIEW_STATES:
         raise ReviewError(f"A submission cannot be set back to {state.value!r}.")
-    if state is ReviewState.has_issues and comment is None:
+    if state is ReviewState.has_issues and comment is None and reason_required:
         # The enumerator reads this on a phone to know what to fix.
         raise ReviewError("Say what the issue is: a comment is required for “has issues”.")
     submissions = _load(session, submission_ids)
@@ -123,6 +126,21 @@ def set_review_state(
     session.flush()
     _recount(session, submissions)
     return reviews
+
+
+def explain_issue(session: Session, submission_id: int, text: str) -> bool:
+    """Give a "has issues" that came without a reason the text of a comment that follows it,
+    so the enumerator reads why on the issues page; whether one was explained."""
+    latest = session.scalar(
+        select(SubmissionReview)
+        .where(SubmissionReview.submission_id == submission_id)
+        .order_by(SubmissionReview.created_at.desc(), SubmissionReview.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.state is not ReviewState.has_issues or latest.comment:
+        return False
+    latest.comment = text.strip()[:COMMENT_MAX]
+    return True
 
 
 def soft_delete(

@@ -180,6 +180,19 @@ def test_pyodk_reviews_with_a_comment(central, visits, pyodk_client) -> None:
         ]
 
 
+def test_pyodk_marks_issues_and_its_comment_is_the_reason(central, visits, pyodk_client) -> None:
+    # pyodk sends the review, then the comment: the enumerator reads the comment as the reason.
+    client = pyodk_client("cora1")
+    instance_id = new_id()
+    client.submissions.create(visit(instance_id, photo=None, staff=()), form_id=FORM_ID)
+    client.submissions.review(instance_id, "hasIssues", form_id=FORM_ID, comment="Recount")
+    client.submissions.add_comment(instance_id, "Any news?", form_id=FORM_ID)
+    assert client.submissions.get(instance_id, form_id=FORM_ID).reviewState == "hasIssues"
+    with central.db() as session:
+        reviews = session.scalars(select(SubmissionReview)).all()
+        assert [(r.state, r.comment) for r in reviews] == [(ReviewState.has_issues, "Recount")]
+
+
 def test_a_rejection_takes_the_submission_out_of_the_indicators(
     central, visits, pyodk_client
 ) -> None:

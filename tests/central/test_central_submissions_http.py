@@ -220,7 +220,6 @@ def test_bad_reviews_are_precise(central, visits) -> None:
     problem(call(central, "PATCH", path, "cora1", json={"reviewState": 3}), 400, "400.8")
     problem(call(central, "PATCH", path, "cora1", json={"reviewState": "edited"}), 400, "400.8")
     problem(call(central, "PATCH", path, "cora1", json={"reviewState": None}), 400, "400.8")
-    problem(call(central, "PATCH", path, "cora1", json={"reviewState": "hasIssues"}), 400, "400.2")
     notes = {"X-Action-Notes": "%E2%28"}
     bad_notes = call(
         central, "PATCH", path, "cora1", json={"reviewState": "rejected"}, headers=notes
