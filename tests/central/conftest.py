@@ -1,8 +1,8 @@
 """Fixtures for the Central API: the real app on a free port, and pyodk clients signed in to it.
 
 - `central` (per test): the app served by werkzeug in a thread against this test session's
-  PostgreSQL database, with the org units of `seed_org` (UG > UG-C > D1 > S1, D2 > S2), every
-  table emptied after the test; `central.db()` arranges data.
+  PostgreSQL database, with the org units of `seed_org` (UG > UG-C > D1 > S1, D2 > S2) and
+  empty caches, every table emptied after the test; `central.db()` arranges data.
 - `make_person(username, role, scopes=())` creates a user with password `PASSWORD`.
 - `pyodk_client(username)` is a real pyodk `Client` for that user, signed in through
   POST /v1/sessions as pyodk does, with its config and token cache in the test's directory.
@@ -66,8 +66,21 @@ def central_server(
     app.extensions["dmip"].db.dispose()
 
 
+def _forget_caches(app: Flask) -> None:
+    """The server's per-process caches (users, forms, places) start empty: each test makes its
+    forms, org units and users anew, with new ids, under the same names."""
+    principals = app.extensions.get("dmip.auth.principal_cache")
+    if principals is not None:
+        principals.clear()
+    receiver = app.extensions.get("dmip.openrosa.receiver")
+    if receiver is not None:
+        receiver.forms.clear()
+        receiver.places.clear()
+
+
 @pytest.fixture
 def central(central_server: CentralServer, pg_url: str) -> Iterator[CentralServer]:
+    _forget_caches(central_server.app)
     with central_server.db() as session:
         seed_org(session)
     yield central_server

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import openpyxl
@@ -124,22 +123,7 @@ def submissions_url(central: CentralServer, form_id: str = FORM_ID) -> str:
 
 
 @pytest.fixture
-def fresh_caches(central: CentralServer) -> Iterator[None]:
-    """The live server's per-process caches (forms, places, users) start empty: each test
-    makes its forms, org units and users anew, with new ids, under the same names."""
-    for key in ("dmip.auth.principal_cache",):
-        cache = central.app.extensions.get(key)
-        if cache is not None:
-            cache.clear()
-    rx = central.app.extensions.get("dmip.openrosa.receiver")
-    if rx is not None:
-        rx.forms.clear()
-        rx.places.clear()
-    yield
-
-
-@pytest.fixture
-def people(make_person, fresh_caches):  # type: ignore[no-untyped-def]
+def people(make_person):  # type: ignore[no-untyped-def]
     """An admin, a coordinator of each district, sub-county staff and enumerators of S1."""
     make_person("ada", Role.admin)
     make_person("cora1", Role.coordinator, ["D1"])

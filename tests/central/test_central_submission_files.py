@@ -13,7 +13,6 @@ from pyodk.errors import PyODKError
 from tests.central.submissions_support import (
     FORM_ID,
     auth,
-    fresh_caches,  # noqa: F401
     new_id,
     people,  # noqa: F401
     publish_visits,

@@ -16,7 +16,6 @@ from server.models.submissions import ReviewState
 from tests.central.submissions_support import (
     FORM_ID,
     auth,
-    fresh_caches,  # noqa: F401
     new_id,
     people,  # noqa: F401
     publish_visits,

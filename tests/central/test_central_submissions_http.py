@@ -14,7 +14,6 @@ from server.models.forms import VersionState
 from tests.central.submissions_support import (
     FORM_ID,
     auth,
-    fresh_caches,  # noqa: F401
     new_id,
     people,  # noqa: F401
     publish_visits,
