@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response
 from werkzeug.exceptions import HTTPException
 
-from server.central import app_users, audits, forms, projects, sessions, submissions
+from server.central import app_users, audits, forms, odata, projects, sessions, submissions
 from server.central.errors import (
     render_database_unavailable,
     render_http_exception,
@@ -23,7 +23,7 @@ from server.domain.problems import Problem
 
 bp = Blueprint("central", __name__, url_prefix="/v1")
 
-for _module in (sessions, projects, forms, submissions, app_users, audits):
+for _module in (sessions, projects, forms, submissions, app_users, audits, odata):
     _module.register(bp)
 
 
