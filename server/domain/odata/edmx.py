@@ -2,7 +2,9 @@
 writes them: the `org.opendatakit.submission` schema with the `__system` metadata type, then
 one entity type per table (`__id` its key; a repeat's table also has its parent's key), one
 complex type per group, a navigation property per repeat, and the entity container with
-Central's capability annotations on `Submissions`.
+Central's capability annotations on `Submissions`. The enumeration members carry their values
+(the ordinals CSDL implies when they are left out, as Central leaves them), which some clients
+(python-odata) insist on.
 """
 
 from __future__ import annotations
@@ -44,14 +46,14 @@ _SYSTEM_SCHEMA = """\
         <Property Name="formVersion" Type="Edm.String"/>
       </ComplexType>
       <EnumType Name="Status">
-        <Member Name="notDecrypted"/>
-        <Member Name="missingEncryptedFormData"/>
+        <Member Name="notDecrypted" Value="0"/>
+        <Member Name="missingEncryptedFormData" Value="1"/>
       </EnumType>
       <EnumType Name="ReviewState">
-        <Member Name="hasIssues"/>
-        <Member Name="edited"/>
-        <Member Name="rejected"/>
-        <Member Name="approved"/>
+        <Member Name="hasIssues" Value="0"/>
+        <Member Name="edited" Value="1"/>
+        <Member Name="rejected" Value="2"/>
+        <Member Name="approved" Value="3"/>
       </EnumType>
     </Schema>
 """
