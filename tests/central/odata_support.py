@@ -1,13 +1,12 @@
 """A form for the OData feed's tests and its submissions, stored and processed for real: an
 XLSForm with every kind of answer the feed shapes (numbers, dates, a choice, a select_multiple,
-a location, a group) and a repeat with a repeat inside it, published as the admin pages do,
+a location, a group) and a repeat with a repeat inside it, published by the publishing service,
 filled in through Central's /v1/projects/1/submission by enumerators, and flattened by the
 worker's own processing (workers/processing.py), so the feed reads rows the worker wrote.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,12 +14,9 @@ from typing import Any
 
 import openpyxl
 import requests
-from pyxform.xls2xform import convert
 
-from server.db import utcnow
-from server.domain.xform.schema import read_form
-from server.models import Form, FormVersion
-from server.models.forms import VersionState
+from server.services.forms import publish_xlsform
+from server.storage.blobs import BlobStore
 from tests.central.conftest import PASSWORD, CentralServer
 from tests.fixtures.openrosa import multipart
 from workers import processing
@@ -83,31 +79,13 @@ def publish_form(
     central: CentralServer,
     form_id: str = FORM_ID,
     version: str = VERSION,
-    state: VersionState = VersionState.open,
+    draft: bool = False,
 ) -> None:
-    """The form compiled by pyxform and stored as the publishing service stores it."""
-    xform = convert(xlsform(form_id, version), file_type=".xlsx").xform.encode("utf-8")
-    info = read_form(xform)
+    """Publish the XLSForm (or store it as the form's draft) through the publishing service
+    the admin pages and `dmip forms publish` use."""
     with central.db() as session:
-        form = session.query(Form).filter_by(xml_form_id=form_id).one_or_none()
-        if form is None:
-            form = Form(xml_form_id=form_id, title="Household survey")
-            session.add(form)
-            session.flush()
-        fv = FormVersion(
-            form_id=form.id,
-            version=version,
-            title="Household survey",
-            state=state,
-            xform=xform,
-            md5=hashlib.md5(xform).hexdigest(),
-            schema=info.fields,
-            published_at=utcnow() if state != VersionState.draft else None,
-        )
-        session.add(fv)
-        session.flush()
-        if state != VersionState.draft:
-            form.current_version_id = fv.id
+        blobs = BlobStore(central.settings.attachments_dir)
+        publish_xlsform(session, blobs, xlsform(form_id, version), f"{form_id}.xlsx", draft=draft)
 
 
 @dataclass

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from server.domain.odata import options as odata_options
 from server.domain.roles import Role
 from server.models import Submission, User
-from server.models.forms import VersionState
 from server.models.submissions import ReviewState
 from server.services import review
 from tests.central.conftest import PASSWORD
@@ -219,7 +218,7 @@ def test_one_submissions_tables(four) -> None:
 
 def test_the_draft_feed(central, make_person) -> None:
     make_person("ada", Role.admin)
-    publish_form(central, version="draft-1", state=VersionState.draft)
+    publish_form(central, version="2025020101", draft=True)
     # Never published: no published feed; the draft has its own.
     assert get(central, "").status_code == 404
     draft = f"{central.url}/v1/projects/1/forms/{FORM_ID}/draft.svc"
