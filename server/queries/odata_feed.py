@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from server.db import among, is_postgresql
 from server.models import Attachment, FormVersion, OrgUnit, Submission, SubmissionRow, User
 from server.models.org import under
 from server.queries.odata_filter import Compiled
@@ -159,42 +160,42 @@ def main_page(
     """Up to `limit` submissions in order, after the keyset `after` or `offset` rows."""
     if limit <= 0:
         return []
-    ids = _ids_query(query, compiled, order, "")
+    ids = _ids_query(query, compiled, order, "").with_only_columns(S.c.id)
     if after is not None:
         ids = ids.where(order.after(*after))
-    page = ids.order_by(*order.keys()).offset(offset).limit(limit).subquery("page")
+    # The page's ids first, from the index alone however far the offset; then their rows by
+    # primary key. As one statement the planner would join the page back to every submission
+    # of the form by hash.
+    page = list(session.scalars(ids.order_by(*order.keys()).offset(offset).limit(limit)))
+    if not page:
+        return []
     top = ROWS.alias("top_data")
     name = func.coalesce(func.nullif(User.display_name, ""), User.username)
-    rows = session.execute(
-        select(
-            S.c.id,
-            S.c.instance_id,
-            S.c.received_at,
-            S.c.updated_at,
-            S.c.submitter_id,
-            name,
-            S.c.device_id,
-            S.c.review_state,
-            S.c.deleted_at,
-            S.c.supersedes_id,
-            FormVersion.version,
-            top.c.data,
-        )
-        .select_from(page)
-        .join(S, S.c.id == page.c.id)
-        .outerjoin(top, _own_join(top, ""))
-        .outerjoin(User, User.id == S.c.submitter_id)
-        .outerjoin(FormVersion, FormVersion.id == S.c.form_version_id)
-        .order_by(
-            *(
-                c.desc() if order.descending else c.asc()
-                for c in (
-                    page.c.received_at if order.key == "submissionDate" else page.c.instance_id,
-                    page.c.id,
-                )
+    found = {
+        r[0]: r
+        for r in session.execute(
+            select(
+                S.c.id,
+                S.c.instance_id,
+                S.c.received_at,
+                S.c.updated_at,
+                S.c.submitter_id,
+                name,
+                S.c.device_id,
+                S.c.review_state,
+                S.c.deleted_at,
+                S.c.supersedes_id,
+                FormVersion.version,
+                top.c.data,
             )
+            .select_from(S)
+            .outerjoin(top, _own_join(top, ""))
+            .outerjoin(User, User.id == S.c.submitter_id)
+            .outerjoin(FormVersion, FormVersion.id == S.c.form_version_id)
+            .where(among(S.c.id, page, is_postgresql(session)))
         )
-    ).all()
+    }
+    rows = [found[i] for i in page if i in found]
     out = [MainRow(*(r[:7]), _state(r[7]), *r[8:]) for r in rows]
     _add_attachments(session, out)
     add_roots(session, out)
@@ -216,7 +217,7 @@ def _add_attachments(session: Session, rows: list[MainRow]) -> None:
     present = dict(
         session.execute(
             select(Attachment.submission_id, func.count(Attachment.id))
-            .where(Attachment.submission_id.in_([r.id for r in rows]))
+            .where(among(Attachment.submission_id, [r.id for r in rows], is_postgresql(session)))
             .group_by(Attachment.submission_id)
         ).all()
     )
@@ -237,7 +238,7 @@ def add_roots(session: Session, rows: Sequence[Any]) -> None:
             row.id: row
             for row in session.execute(
                 select(S.c.id, S.c.supersedes_id, S.c.instance_id, S.c.received_at).where(
-                    S.c.id.in_(set(pending.values()))
+                    among(S.c.id, set(pending.values()), is_postgresql(session))
                 )
             )
         }
@@ -265,7 +266,10 @@ def repeats_present(
         return set()
     query = (
         select(ROWS.c.submission_id, ROWS.c.repeat_path, ROWS.c.parent_position)
-        .where(ROWS.c.submission_id.in_(submission_ids), ROWS.c.repeat_path.in_(repeat_paths))
+        .where(
+            among(ROWS.c.submission_id, submission_ids, is_postgresql(session)),
+            ROWS.c.repeat_path.in_(repeat_paths),
+        )
         .distinct()
     )
     return {(r[0], r[1], r[2]) for r in session.execute(query)}
@@ -300,7 +304,10 @@ def repeat_rows(
         columns.append(ROWS.c.data)
     query = (
         select(*columns)
-        .where(ROWS.c.submission_id.in_(submission_ids), ROWS.c.repeat_path.in_(repeat_paths))
+        .where(
+            among(ROWS.c.submission_id, submission_ids, is_postgresql(session)),
+            ROWS.c.repeat_path.in_(repeat_paths),
+        )
         .order_by(ROWS.c.submission_id, ROWS.c.repeat_path, ROWS.c.position)
     )
     for row in session.execute(query):

@@ -15,9 +15,9 @@ into Central's counts within each parent.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable
-from urllib.parse import quote
 
 from server.domain.odata.model import ROOT, Table
 
@@ -30,9 +30,17 @@ def hash_id(instance_id: str, parts: Iterable[str]) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9\-_.!~*'()]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group(0).encode("utf-8"))
+
+
 def quote_id(instance_id: str) -> str:
-    """An id in a URL as JavaScript's encodeURIComponent writes it."""
-    return quote(instance_id, safe="!~*'()")
+    """An id in a URL as JavaScript's encodeURIComponent writes it (urllib's quote, with its
+    own safe characters, costs tens of microseconds a call: once per row of a page)."""
+    return _UNSAFE.sub(_escape, instance_id)
 
 
 class Tree:

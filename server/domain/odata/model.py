@@ -107,16 +107,23 @@ class FeedModel:
 
     xml_form_id: str
     tables: list[Table]
+    _by_name: dict[str, Table] = field(default_factory=dict, repr=False)
+    _by_path: dict[str, Table] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = {t.name: t for t in self.tables}
+        self._by_path = {t.repeat_path: t for t in self.tables}
 
     @property
     def main(self) -> Table:
         return self.tables[0]
 
     def table(self, name: str) -> Table | None:
-        return next((t for t in self.tables if t.name == name), None)
+        return self._by_name.get(name)
 
     def by_repeat_path(self, repeat_path: str) -> Table | None:
-        return next((t for t in self.tables if t.repeat_path == repeat_path), None)
+        """Looked up once per repeat of every row of a page."""
+        return self._by_path.get(repeat_path)
 
     def children_of(self, table: Table) -> list[Table]:
         return [t for t in self.tables if t.parent is table]
