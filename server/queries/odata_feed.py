@@ -10,6 +10,11 @@ read (current, deleted_at, org_unit_id, form_version_id) so a page of ids or a c
 from the index alone, and ix_submission_rows_place (submission_id, repeat_path, position), so
 a submission's rows of one repeat come in order from one probe.
 
+An edited submission is named and dated by its first version (as Central shows it:
+server/services/odata_rows.py), but ordered, paged and filtered on __system/submissionDate by
+when its current version came in: its row carries that date, and following the chain of every
+row to its first would cost every page a walk for what edits, rare here, change.
+
 Which submissions: the form's current versions (an edit replaces its original), not deleted
 (unless the filter names __system/deletedAt), inside the caller's scope (their org units and
 everything under them), of the feed's form versions. A submission the worker has not

@@ -16,6 +16,10 @@ What a filter may name:
   year, month, day, hour, minute, second, now (Central's), contains, startswith, endswith,
   tolower, toupper, trim and length.
 
+`__id eq '<instanceID>'` (and ne, in; a repeat's __Submissions-id likewise) finds the
+submission that instanceID names: its first version's, as the feed shows it, or any later
+one's; its other comparisons (lt, startswith, ...) read the current version's instanceID.
+
 A name the table does not have is a 400; something it has but that cannot be filtered here (a
 location, a select_multiple, a repeat row's hashed __id, arithmetic, other functions) is a 501;
 comparing things of different kinds ("age eq 'ten'") is a 400. As in Central, deleted
@@ -123,6 +127,9 @@ class Sources:
     own_rows: FromClause
     top_rows: FromClause
     dialect: str
+    # The current version's row id of the submission named by an instanceID (its first, as
+    # Central names it, or any later one), for `__id eq '...'`.
+    current_row: Callable[[str], int | None] | None = None
     used_own: bool = False
     used_top: bool = False
     mentions_deleted: bool = False
@@ -210,12 +217,12 @@ class _Compiler:
             return self.system(names[1], text)
         if names == ["__id"]:
             if primary_scope:
-                return Typed(sub.instance_id, "string", text)
+                return Typed(sub.instance_id, "instance", text)
             raise unsupported(text, "a repeat row's __id is a hash; filter on __Submissions-id")
         if not on_root and names == [self.table.parent_key]:
             assert self.table.parent is not None
             if self.table.parent.primary:
-                return Typed(sub.instance_id, "string", text)
+                return Typed(sub.instance_id, "instance", text)
             raise unsupported(text, "the key of a nested repeat's parent is a hash")
         table = self.main if on_root else self.table
         found = self.node_on(table, names, text)
@@ -411,6 +418,16 @@ class _Compiler:
             return (
                 subject.sql.is_(None) if isinstance(comparator, ast.Eq) else subject.sql.isnot(None)
             )
+        if left.kind == "instance" and right.kind == "string" and right.literal and equality:
+            # A submission is named by the instanceID it was first sent with; an edit's row
+            # has its own, so the name is looked up rather than compared.
+            found = self.src.current_row(right.value) if self.src.current_row else None
+            same = self.src.submissions.c.id == found if found is not None else false()
+            return same if isinstance(comparator, ast.Eq) else not_(same)
+        if left.kind == "instance":
+            left = Typed(left.sql, "string", left.name)
+        if right.kind == "instance":
+            right = Typed(right.sql, "string", right.name)
         if right.literal:
             return op(left.sql, self.coerce(left, right, equality))
         if left.kind != right.kind or left.kind in ("condition", "review"):

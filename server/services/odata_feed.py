@@ -66,7 +66,7 @@ def open_feed(
         raise not_found()
     versions = list(
         session.execute(
-            select(FormVersion.id, FormVersion.state, FormVersion.schema)
+            select(FormVersion.id, FormVersion.state)
             .where(FormVersion.form_id == form.id)
             .order_by(FormVersion.id)
         )
@@ -83,9 +83,9 @@ def open_feed(
             raise not_found()
         version = next((v for v in published if v.id == form.current_version_id), published[-1])
         query = q.FeedQuery(form.id, scope_paths, excluded_versions=tuple(v.id for v in drafts))
-    return Feed(
-        form.id, form.xml_form_id, build_model(form.xml_form_id, version.schema), query, draft
-    )
+    schema = session.scalar(select(FormVersion.schema).where(FormVersion.id == version.id))
+    model = build_model(form.xml_form_id, schema or [])
+    return Feed(form.id, form.xml_form_id, model, query, draft)
 
 
 def _dialect(session: Session) -> str:
@@ -95,7 +95,13 @@ def _dialect(session: Session) -> str:
 def _compile(session: Session, feed: Feed, table: Table, options: Options) -> Compiled | None:
     if options.filter is None:
         return None
-    sources = Sources(q.S, q.OWN, q.TOP, _dialect(session))
+    sources = Sources(
+        q.S,
+        q.OWN,
+        q.TOP,
+        _dialect(session),
+        current_row=lambda instance_id: q.current_row_of(session, feed.form_id, instance_id),
+    )
     return compile_filter(options.filter, table, feed.model.main, sources)
 
 

@@ -192,6 +192,15 @@ def test_deleted_reviewed_and_edited_submissions(four, make_person) -> None:
     assert edited["__id"] == "uuid:s2" and edited["meta"]["instanceID"] == "uuid:s2-edit"
     assert edited["__system"]["edits"] == 1 and edited["__system"]["updatedAt"]
     assert get(four, "/Submissions('uuid:s2')").json()["value"][0]["pupils"] == 99
+    # Filters name it by that first instanceID too, on every table.
+    assert _ids(get(four, "/Submissions", filter="__id eq 'uuid:s2'").json()) == ["uuid:s2"]
+    # (An edit is ordered by when it came in: first, newest.)
+    assert _ids(get(four, "/Submissions", filter="__id in ('uuid:s2', 'uuid:s3')").json()) == [
+        "uuid:s2",
+        "uuid:s3",
+    ]
+    edit_households = get(four, "/Submissions.household", filter="__Submissions-id eq 'uuid:s2'")
+    assert [r["__Submissions-id"] for r in edit_households.json()["value"]] == []
     assert len(get(four, "/Submissions", count="true").json()["value"]) == 3
 
 
