@@ -412,15 +412,45 @@ def repeat_page(
             )
         )
         base = base.where(order.after(sort_value, sub_id))
-    if len(rows) < limit:
+    if len(rows) < limit and offset:
+        rows += _after_offset(session, base, order, repeat_path, offset, limit - len(rows))
+    elif len(rows) < limit:
         rows += list(
             _core(session).execute(
-                base.order_by(*order.keys(OWN.c.position)).offset(offset).limit(limit - len(rows))
+                base.order_by(*order.keys(OWN.c.position)).limit(limit - len(rows))
             )
         )
     out = [RepeatRow(*r[:6], _json(r[6]) or {}) for r in rows]
     add_roots(session, out)
     return out
+
+
+def _after_offset(
+    session: Session, base: Select[Any], order: Ordering, repeat_path: str, offset: int, limit: int
+) -> list[Any]:
+    """The page `offset` rows in: its rows' places first, from the indexes alone, then their
+    answers by submission. In one statement PostgreSQL would turn every skipped row's answers
+    into text too, to throw them away."""
+    keys = [
+        (r[0], r[1])
+        for r in _core(session).execute(
+            base.with_only_columns(S.c.id, OWN.c.position)
+            .order_by(*order.keys(OWN.c.position))
+            .offset(offset)
+            .limit(limit)
+        )
+    ]
+    if not keys:
+        return []
+    wanted = set(keys)
+    found = {
+        (r[0], r[4]): r
+        for r in _core(session).execute(
+            base.where(among(S.c.id, sorted({k[0] for k in keys}), is_postgresql(session)))
+        )
+        if (r[0], r[4]) in wanted
+    }
+    return [found[k] for k in keys if k in found]
 
 
 def count_repeat(
