@@ -1,5 +1,6 @@
-"""The SQL of a form's OData feed: pages of submissions and of a repeat's rows, read from the
-submissions table and the worker's flattened rows (never from XML), and their counts.
+"""The SQL of a form's OData feed: which submissions it covers, and pages of them (their
+metadata and top-level answers) and their count, read from the submissions table and the
+worker's flattened rows (never from XML). A repeat's table: server/queries/odata_repeats.py.
 
 Order and paging. Rows come newest first (submissionDate, then the row id), as Central lists
 them, or by __id; a repeat's rows in their submission's order, then in document order. A page
@@ -24,9 +25,8 @@ processed yet (or found invalid) is listed with its metadata and no answers.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -101,7 +101,7 @@ class Ordering:
         return here < there if self.descending else here > there
 
 
-def _core(session: Session) -> Connection:
+def core(session: Session) -> Connection:
     """The session's connection: these statements read plain rows, and the ORM's result
     handling (for objects they never load) cost a page a third of its database time."""
     return session.connection()
@@ -125,7 +125,7 @@ def base_conditions(query: FeedQuery, compiled: Compiled | None) -> list[ColumnE
     return parts
 
 
-def _own_join(rows: Any, repeat_path: str) -> ColumnElement[bool]:
+def own_join(rows: Any, repeat_path: str) -> ColumnElement[bool]:
     return and_(rows.c.submission_id == S.c.id, rows.c.repeat_path == repeat_path)
 
 
@@ -158,7 +158,7 @@ def _ids_query(
 ) -> Select[Any]:
     ids = select(S.c.id, S.c.received_at, S.c.instance_id).select_from(S)
     if compiled is not None and compiled.uses_own_rows and own_path is not None:
-        ids = ids.outerjoin(OWN, _own_join(OWN, own_path))
+        ids = ids.outerjoin(OWN, own_join(OWN, own_path))
     return ids.where(*base_conditions(query, compiled))
 
 
@@ -181,14 +181,14 @@ def main_page(
     # The page's ids first, from the index alone however far the offset; then their rows by
     # primary key. As one statement the planner would join the page back to every submission
     # of the form by hash.
-    page = list(_core(session).scalars(ids.order_by(*order.keys()).offset(offset).limit(limit)))
+    page = list(core(session).scalars(ids.order_by(*order.keys()).offset(offset).limit(limit)))
     if not page:
         return []
     top = ROWS.alias("top_data")
     name = func.coalesce(func.nullif(User.display_name, ""), User.username)
     found = {
         r[0]: r
-        for r in _core(session).execute(
+        for r in core(session).execute(
             select(
                 S.c.id,
                 S.c.instance_id,
@@ -201,17 +201,17 @@ def main_page(
                 S.c.deleted_at,
                 S.c.supersedes_id,
                 FormVersion.version,
-                _text(top.c.data),
+                text_of(top.c.data),
             )
             .select_from(S)
-            .outerjoin(top, _own_join(top, ""))
+            .outerjoin(top, own_join(top, ""))
             .outerjoin(User, User.id == S.c.submitter_id)
             .outerjoin(FormVersion, FormVersion.id == S.c.form_version_id)
             .where(among(S.c.id, page, is_postgresql(session)))
         )
     }
     rows = [found[i] for i in page if i in found]
-    out = [MainRow(*(r[:7]), _state(r[7]), *r[8:11], _json(r[11])) for r in rows]
+    out = [MainRow(*(r[:7]), _state(r[7]), *r[8:11], decoded(r[11])) for r in rows]
     _add_attachments(session, out)
     add_roots(session, out)
     return out
@@ -221,26 +221,26 @@ def _state(value: Any) -> str:
     return getattr(value, "value", value)
 
 
-def _text(data: Any) -> Any:
+def text_of(data: Any) -> Any:
     """The flattened answers as their JSON text, decoded here by orjson: decoding them with
     the json module (as the column type would) took a third of a page's time."""
     return cast(data, Text)
 
 
-def _json(text: str | None) -> Any:
+def decoded(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
 def count_main(session: Session, query: FeedQuery, compiled: Compiled | None) -> int:
     counted = _ids_query(query, compiled, Ordering(), "").with_only_columns(func.count())
-    return int(_core(session).scalar(counted) or 0)
+    return int(core(session).scalar(counted) or 0)
 
 
 def _add_attachments(session: Session, rows: list[MainRow]) -> None:
     if not rows:
         return
     present = dict(
-        _core(session)
+        core(session)
         .execute(
             select(Attachment.submission_id, func.count(Attachment.id))
             .where(among(Attachment.submission_id, [r.id for r in rows], is_postgresql(session)))
@@ -263,7 +263,7 @@ def add_roots(session: Session, rows: Sequence[Any]) -> None:
         depth += 1
         parents = {
             row.id: row
-            for row in _core(session).execute(
+            for row in core(session).execute(
                 select(S.c.id, S.c.supersedes_id, S.c.instance_id, S.c.received_at).where(
                     among(S.c.id, set(pending.values()), is_postgresql(session))
                 )
@@ -284,187 +284,11 @@ def add_roots(session: Session, rows: Sequence[Any]) -> None:
             row.root_instance_id, row.root_received_at, row.edits = found[row.id]
 
 
-def repeats_present(
-    session: Session, submission_ids: Sequence[int], repeat_paths: Sequence[str]
-) -> set[tuple[int, str, int | None]]:
-    """Which (submission, repeat, parent row position) have at least one row: a row links
-    to a repeat's table only where it has rows of it, as in Central."""
-    if not submission_ids or not repeat_paths:
-        return set()
-    query = (
-        select(ROWS.c.submission_id, ROWS.c.repeat_path, ROWS.c.parent_position)
-        .where(
-            among(ROWS.c.submission_id, submission_ids, is_postgresql(session)),
-            ROWS.c.repeat_path.in_(repeat_paths),
-        )
-        .distinct()
-    )
-    return {(r[0], r[1], r[2]) for r in _core(session).execute(query)}
-
-
-@dataclass
-class RepeatData:
-    """A submission's rows of some repeats: their places and answers."""
-
-    rows: dict[str, list[tuple[int, int | None, dict[str, Any]]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-
-    def places(self) -> Iterable[tuple[str, int, int | None]]:
-        for path, rows in self.rows.items():
-            for position, parent, _ in rows:
-                yield path, position, parent
-
-
-def repeat_rows(
-    session: Session,
-    submission_ids: Sequence[int],
-    repeat_paths: Sequence[str],
-    with_data: bool,
-) -> dict[int, RepeatData]:
-    """The rows of these repeats of these submissions, in document order."""
-    out: dict[int, RepeatData] = defaultdict(RepeatData)
-    if not submission_ids or not repeat_paths:
-        return out
-    columns = [ROWS.c.submission_id, ROWS.c.repeat_path, ROWS.c.position, ROWS.c.parent_position]
-    if with_data:
-        columns.append(_text(ROWS.c.data))
-    query = (
-        select(*columns)
-        .where(
-            among(ROWS.c.submission_id, submission_ids, is_postgresql(session)),
-            ROWS.c.repeat_path.in_(repeat_paths),
-        )
-        .order_by(ROWS.c.submission_id, ROWS.c.repeat_path, ROWS.c.position)
-    )
-    for row in _core(session).execute(query):
-        data = _json(row[4]) if with_data else {}
-        out[row[0]].rows[row[1]].append((row[2], row[3], data))
-    return out
-
-
-# --- a repeat's table ------------------------------------------------------------------------
-
-
-@dataclass
-class RepeatRow:
-    submission_id: int
-    received_at: dt.datetime
-    instance_id: str
-    supersedes_id: int | None
-    position: int
-    parent_position: int | None
-    data: dict[str, Any]
-    # The submission's first instanceID when it was edited (Central's __id of it).
-    root_instance_id: str | None = None
-    root_received_at: dt.datetime | None = None
-    edits: int = 0
-
-    @property
-    def id(self) -> int:
-        return self.submission_id
-
-
-def _repeat_query(query: FeedQuery, compiled: Compiled | None, repeat_path: str) -> Select[Any]:
-    q = (
-        select(
-            S.c.id,
-            S.c.received_at,
-            S.c.instance_id,
-            S.c.supersedes_id,
-            OWN.c.position,
-            OWN.c.parent_position,
-            _text(OWN.c.data),
-        )
-        .select_from(S)
-        .join(OWN, _own_join(OWN, repeat_path))
-    )
-    if compiled is not None and compiled.uses_top_rows:
-        q = q.outerjoin(TOP, _own_join(TOP, ""))
-    return q.where(*base_conditions(query, compiled))
-
-
-def repeat_page(
-    session: Session,
-    query: FeedQuery,
-    compiled: Compiled | None,
-    order: Ordering,
-    repeat_path: str,
-    *,
-    after: tuple[str, int, int] | None,
-    offset: int,
-    limit: int,
-) -> list[RepeatRow]:
-    """Up to `limit` rows of the repeat, after the keyset (sort value, submission, position)
-    or `offset` rows. A keyset is read in two steps, the rest of its submission and then the
-    submissions after it, each of which the indexes reach directly."""
-    if limit <= 0:
-        return []
-    base = _repeat_query(query, compiled, repeat_path)
-    rows: list[Any] = []
-    if after is not None:
-        sort_value, sub_id, position = after
-        rows = list(
-            _core(session).execute(
-                base.where(S.c.id == sub_id, OWN.c.position > position)
-                .order_by(OWN.c.position)
-                .limit(limit)
-            )
-        )
-        base = base.where(order.after(sort_value, sub_id))
-    if len(rows) < limit and offset:
-        rows += _after_offset(session, base, order, repeat_path, offset, limit - len(rows))
-    elif len(rows) < limit:
-        rows += list(
-            _core(session).execute(
-                base.order_by(*order.keys(OWN.c.position)).limit(limit - len(rows))
-            )
-        )
-    out = [RepeatRow(*r[:6], _json(r[6]) or {}) for r in rows]
-    add_roots(session, out)
-    return out
-
-
-def _after_offset(
-    session: Session, base: Select[Any], order: Ordering, repeat_path: str, offset: int, limit: int
-) -> list[Any]:
-    """The page `offset` rows in: its rows' places first, from the indexes alone, then their
-    answers by submission. In one statement PostgreSQL would turn every skipped row's answers
-    into text too, to throw them away."""
-    keys = [
-        (r[0], r[1])
-        for r in _core(session).execute(
-            base.with_only_columns(S.c.id, OWN.c.position)
-            .order_by(*order.keys(OWN.c.position))
-            .offset(offset)
-            .limit(limit)
-        )
-    ]
-    if not keys:
-        return []
-    wanted = set(keys)
-    found = {
-        (r[0], r[4]): r
-        for r in _core(session).execute(
-            base.where(among(S.c.id, sorted({k[0] for k in keys}), is_postgresql(session)))
-        )
-        if (r[0], r[4]) in wanted
-    }
-    return [found[k] for k in keys if k in found]
-
-
-def count_repeat(
-    session: Session, query: FeedQuery, compiled: Compiled | None, repeat_path: str
-) -> int:
-    q = _repeat_query(query, compiled, repeat_path).with_only_columns(func.count())
-    return int(_core(session).scalar(q) or 0)
-
-
 def current_row_of(session: Session, form_id: int, instance_id: str) -> int | None:
     """The current version's row id of the submission first sent as (or now being)
     `instance_id`: Central names a submission by its first instanceID."""
     row = (
-        _core(session)
+        core(session)
         .execute(
             select(S.c.id, S.c.current).where(
                 S.c.form_id == form_id, S.c.instance_id == instance_id
@@ -475,7 +299,7 @@ def current_row_of(session: Session, form_id: int, instance_id: str) -> int | No
     steps = 0
     while row is not None and not row.current and steps < MAX_CHAIN:
         row = (
-            _core(session)
+            core(session)
             .execute(select(S.c.id, S.c.current).where(S.c.supersedes_id == row.id))
             .first()
         )

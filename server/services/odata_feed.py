@@ -15,7 +15,6 @@ with the keyset beside it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,12 +24,14 @@ from sqlalchemy.orm import Session
 
 from server.domain.odata.ids import Tree
 from server.domain.odata.model import FeedModel, Table, build_model
-from server.domain.odata.options import Options, invalid_skiptoken, make_skiptoken
+from server.domain.odata.options import Options
 from server.domain.odata.selection import resolve_order, resolve_select
+from server.domain.odata.skiptoken import invalid_skiptoken, make_skiptoken
 from server.domain.problems import Problem
 from server.models import Form, FormVersion
 from server.models.forms import VersionState
 from server.queries import odata_feed as q
+from server.queries import odata_repeats as rq
 from server.queries.odata_filter import Compiled, Sources, compile_filter
 from server.services.odata_rows import Renderer
 
@@ -168,41 +169,6 @@ def _renderer(feed: Feed, table: Table, options: Options) -> Renderer:
     return Renderer(feed.model, table, selection, options.wkt, options.expand)
 
 
-def _load_repeats(
-    session: Session, feed: Feed, renderer: Renderer, table: Table, ids: Sequence[int]
-) -> None:
-    """What the rows need beyond their own: which repeats they have rows of (their links),
-    and the rows that place nested repeat rows, that files are counted in, or $expand=*
-    nests."""
-    model = feed.model
-    below = [t for t in model.tables if _inside(t, table)]
-    needed: set[str] = set()
-    if renderer.expand:
-        needed |= {t.repeat_path for t in below}
-    if table.depth > 1:
-        current: Table | None = table
-        while current is not None and current.repeat_path:
-            needed.add(current.repeat_path)
-            current = current.parent
-    if table.primary:
-        needed |= {t.repeat_path for t in model.tables[1:] if any(f.binary for f in t.fields())}
-    if needed:
-        with_data = renderer.expand or table.primary
-        renderer.repeats = q.repeat_rows(session, ids, sorted(needed), with_data)
-    if not renderer.expand:
-        children = [t.repeat_path for t in model.children_of(table)]
-        renderer.present = q.repeats_present(session, ids, children)
-
-
-def _inside(candidate: Table, table: Table) -> bool:
-    parent = candidate.parent
-    while parent is not None:
-        if parent is table:
-            return True
-        parent = parent.parent
-    return False
-
-
 def _main(session: Session, feed: Feed, table: Table, options: Options) -> Page:
     ordering = _ordering(table, options)
     compiled = _compile(session, feed, table, options)
@@ -220,7 +186,7 @@ def _main(session: Session, feed: Feed, table: Table, options: Options) -> Page:
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    _load_repeats(session, feed, renderer, table, [r.id for r in rows])
+    renderer.load(session, [r.id for r in rows])
     page = Page([renderer.main_json(r) for r in rows])
     if more and rows:
         last = rows[-1]
@@ -242,7 +208,7 @@ def _repeat(session: Session, feed: Feed, table: Table, options: Options) -> Pag
     after = _keyset(options.skiptoken, ordering, repeat=True)
     renderer = _renderer(feed, table, options)
     limit = options.page_size
-    rows = q.repeat_page(
+    rows = rq.repeat_page(
         session,
         feed.query,
         compiled,
@@ -254,7 +220,7 @@ def _repeat(session: Session, feed: Feed, table: Table, options: Options) -> Pag
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    _load_repeats(session, feed, renderer, table, sorted({r.submission_id for r in rows}))
+    renderer.load(session, sorted({r.submission_id for r in rows}))
     page = Page([renderer.repeat_row_json(r) for r in rows])
     if more and rows:
         last = rows[-1]
@@ -270,7 +236,7 @@ def _repeat(session: Session, feed: Feed, table: Table, options: Options) -> Pag
             }
         )
     if options.count:
-        page.count = q.count_repeat(session, feed.query, compiled, table.repeat_path)
+        page.count = rq.count_repeat(session, feed.query, compiled, table.repeat_path)
     return page
 
 
@@ -296,7 +262,7 @@ def _one_submission(
         raise not_found()
     unpaged = replace(options, top=None, skip=0, skiptoken=None, count=False)
     renderer = _renderer(one, table, unpaged)
-    rows = q.repeat_page(
+    rows = rq.repeat_page(
         session,
         query,
         _compile(session, one, table, options),
@@ -306,7 +272,7 @@ def _one_submission(
         offset=0,
         limit=1_000_000,
     )
-    _load_repeats(session, one, renderer, table, [submission_id])
+    renderer.load(session, [submission_id])
     if parent_id is not None and table.parent is not None and not table.parent.primary:
         tree: Tree | None = None
         kept = []

@@ -1,20 +1,23 @@
 """Rows of a form's OData tables as Central's JSON, from what server/queries/odata_feed.py
-read: a submission's top level with its `__system` metadata, or a repeat's row with its
+and odata_repeats.py read: a submission's top level with its `__system` metadata, or a repeat's row with its
 `__id` and its parent's key; each with a navigation link to every repeat it has rows of, and,
 with $expand=*, those rows nested in it (their own repeats too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from server.domain.odata.ids import Tree
 from server.domain.odata.model import FeedModel, Node, Table
 from server.domain.odata.selection import SYSTEM_FIELDS, Selection
 from server.domain.odata.values import Plan, plan, render, timestamp
-from server.queries.odata_feed import MainRow, RepeatData, RepeatRow
+from server.queries.odata_feed import MainRow
+from server.queries.odata_repeats import RepeatData, RepeatRow, repeat_rows, repeats_present
 
 # Central's names of our review states; a submission nobody reviewed has none.
 CENTRAL_REVIEW = {
@@ -43,6 +46,28 @@ class Renderer:
     _plans: dict[str, Plan] = field(default_factory=dict)
     _trees: dict[int, Tree] = field(default_factory=dict)
     _binaries: dict[str, list[str]] | None = None
+
+    def load(self, session: Session, ids: Sequence[int]) -> None:
+        """What the rows of these submissions need beyond their own: which repeats they have
+        rows of (their links), and the rows that place nested repeat rows, that files are
+        counted in, or that $expand=* nests."""
+        model, table = self.model, self.table
+        needed: set[str] = set()
+        if self.expand:
+            needed |= {t.repeat_path for t in model.tables if _inside(t, table)}
+        if table.depth > 1:
+            current: Table | None = table
+            while current is not None and current.repeat_path:
+                needed.add(current.repeat_path)
+                current = current.parent
+        if table.primary:
+            needed |= {t.repeat_path for t in model.tables[1:] if any(f.binary for f in t.fields())}
+        if needed:
+            with_data = self.expand or table.primary
+            self.repeats = repeat_rows(session, ids, sorted(needed), with_data)
+        if not self.expand:
+            children = [t.repeat_path for t in model.children_of(table)]
+            self.present = repeats_present(session, ids, children)
 
     def plan_of(self, table: Table) -> Plan:
         found = self._plans.get(table.name)
@@ -172,3 +197,12 @@ class Renderer:
     def row_id(self, row: RepeatRow) -> str:
         tree = self.tree(row.submission_id, row.root_instance_id or row.instance_id)
         return tree.row_id(self.table, row.position)
+
+
+def _inside(candidate: Table, table: Table) -> bool:
+    parent = candidate.parent
+    while parent is not None:
+        if parent is table:
+            return True
+        parent = parent.parent
+    return False

@@ -12,8 +12,9 @@ import pytest
 
 from server.domain.odata.ids import Tree
 from server.domain.odata.model import build_model, identifier
-from server.domain.odata.options import MAX_PAGE, make_skiptoken, parse_options
+from server.domain.odata.options import MAX_PAGE, parse_options
 from server.domain.odata.selection import resolve_select
+from server.domain.odata.skiptoken import make_skiptoken
 from server.domain.odata.values import geo_line, geopoint, plan, render
 from server.domain.problems import Problem
 

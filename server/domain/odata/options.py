@@ -20,9 +20,6 @@ silently give the whole table; other parameters are not the feed's and are ignor
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +29,7 @@ from odata_query import ast
 from odata_query.exceptions import ODataException
 from odata_query.grammar import ODataLexer, ODataParser
 
+from server.domain.odata.skiptoken import parse_skiptoken
 from server.domain.problems import Problem
 
 # Rows in one response at most. A 1,000-row page of the benchmark's form is about a megabyte
@@ -43,7 +41,6 @@ MAX_PAGE = 10_000
 MAX_FILTER = 4_000
 # Beyond this no table has rows; a longer number is a mistake, not a position.
 MAX_SKIP = 10**15
-TOKEN_VERSION = "01"
 # $root/Submissions/ in a repeat table's filter names the submission's own properties; the
 # parser has no $root, so it reads this marker instead.
 ROOT_MARKER = "__odata_root__"
@@ -283,25 +280,3 @@ def parse_filter(text: str) -> ast._Node:
         # The parser's own failures on input it was not written for (an unbalanced
         # parenthesis at the end, an impossible date) are the request's fault, not ours.
         raise unparseable(str(exc) or type(exc).__name__) from None
-
-
-def make_skiptoken(data: Mapping[str, Any]) -> str:
-    text = json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False)
-    return TOKEN_VERSION + base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-
-def invalid_skiptoken() -> Problem:
-    return Problem(400, "odata.invalid_skiptoken", "Invalid $skiptoken")
-
-
-def parse_skiptoken(raw: str) -> dict[str, Any]:
-    if not raw.startswith(TOKEN_VERSION) or len(raw) > 4096:
-        raise invalid_skiptoken()
-    try:
-        decoded = base64.b64decode(raw[len(TOKEN_VERSION) :], validate=True).decode("utf-8")
-        data = json.loads(decoded)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise invalid_skiptoken() from None
-    if not isinstance(data, dict):
-        raise invalid_skiptoken()
-    return data
