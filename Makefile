@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install install-test install-bench lint bench bench-aggregates bench-plans
+.PHONY: run test test-fast install install-test install-bench lint bench bench-aggregates bench-plans bench-odata
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ bench-aggregates: install-bench
 
 bench-plans: install-bench
 	$(BIN)/python bench/plans/run.py --districts 24
+
+bench-odata: install-bench
+	$(BIN)/python bench/odata/run.py --submissions 100000 --runs 20
