@@ -103,11 +103,12 @@ def test_a_connection_killed_under_the_receiver_is_503_then_replaced(
     try:
         assert post(client, instance(new_instance_id())).status_code == 201
         with admin.connect() as conn:
-            # The backend that ran the receiver's INSERT last (the one the writer keeps).
+            # The backend that ran the receiver's INSERT last (the one the writer keeps); the
+            # session's other live servers (tests/central) may keep writers of their own.
             pid = conn.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND query LIKE 'INSERT INTO submissions%'"
+                    "AND query LIKE 'INSERT INTO submissions%' ORDER BY query_start DESC LIMIT 1"
                 )
             ).scalar_one()
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
