@@ -1,7 +1,7 @@
-"""Rows of a form's OData tables as Central's JSON, from what server/queries/odata_feed.py
-and odata_repeats.py read: a submission's top level with its `__system` metadata, or a repeat's row with its
-`__id` and its parent's key; each with a navigation link to every repeat it has rows of, and,
-with $expand=*, those rows nested in it (their own repeats too).
+"""Rows of a form's OData tables as Central's JSON, from what server/queries/odata_feed.py and
+odata_repeats.py read: a submission's top level with its `__system` metadata, or a repeat's
+row with its `__id` and its parent's key; each with a navigation link to every repeat it has
+rows of, and, with $expand=*, those rows nested in it (their own repeats too).
 """
 
 from __future__ import annotations
