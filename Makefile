@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install install-test install-bench lint bench bench-aggregates bench-plans bench-exports
+.PHONY: run test test-fast install install-test install-bench lint bench bench-aggregates bench-plans bench-exports bench-odata
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,6 @@ bench-plans: install-bench
 
 bench-exports: install-bench
 	$(BIN)/python bench/exports/run.py --submissions 100000
+
+bench-odata: install-bench
+	$(BIN)/python bench/odata/run.py --submissions 100000 --runs 20

@@ -10,7 +10,16 @@ from typing import Any
 from flask import Blueprint, Response
 from werkzeug.exceptions import HTTPException
 
-from server.central import app_users, audits, exports, forms, projects, sessions, submissions
+from server.central import (
+    app_users,
+    audits,
+    exports,
+    forms,
+    odata,
+    projects,
+    sessions,
+    submissions,
+)
 from server.central.errors import (
     render_database_unavailable,
     render_http_exception,
@@ -23,7 +32,7 @@ from server.domain.problems import Problem
 
 bp = Blueprint("central", __name__, url_prefix="/v1")
 
-for _module in (sessions, projects, forms, submissions, app_users, audits, exports):
+for _module in (sessions, projects, forms, submissions, app_users, audits, exports, odata):
     _module.register(bp)
 
 

@@ -59,6 +59,21 @@ CENTRAL_CODES: dict[str, str] = {
     "form.version_taken": "409.6",
     "form.no_published_version": "409.7",
     "central.missing_meta": "400.27",
+    # The OData feed (server/central/odata.py), with Central's codes for the same problems.
+    "odata.invalid_option": "400.11",
+    "odata.unknown_option": "400.8",
+    "odata.unparseable_filter": "400.18",
+    "odata.filter_type": "400.18",
+    "odata.filter_value": "400.22",
+    "odata.property_not_found": "400.23",
+    "odata.unsupported_select": "400.24",
+    "odata.skiptoken_not_found": "400.34",
+    "odata.invalid_skiptoken": "400.35",
+    "odata.unsupported_option": "501.1",
+    "odata.unsupported_expression": "501.4",
+    "odata.unsupported_field": "501.5",
+    "odata.unsupported_expand": "501.6",
+    "odata.select_with_expand": "501.11",
 }
 
 

@@ -121,7 +121,16 @@ class Submission(Base):
             postgresql_where=text("processing_status = 'failed'"),
             sqlite_where=text("processing_status = 'failed'"),
         ),
-        Index("ix_submissions_form_received", "form_id", "received_at"),
+        # A form's submissions in order of arrival (the OData feed pages through it by keyset),
+        # carrying what the feed's conditions read, so a page of ids or a count is read from
+        # the index alone on PostgreSQL.
+        Index(
+            "ix_submissions_feed",
+            "form_id",
+            "received_at",
+            "id",
+            postgresql_include=["current", "deleted_at", "org_unit_id", "form_version_id"],
+        ),
         Index("ix_submissions_org_cycle", "org_unit_id", "cycle"),
         # "Has this submission a processed successor?" decides whether it still counts.
         Index("ix_submissions_supersedes_id", "supersedes_id"),
@@ -156,13 +165,17 @@ class SubmissionRow(Base):
     __tablename__ = "submission_rows"
 
     id: Mapped[intpk]
-    submission_id: Mapped[int] = mapped_column(
-        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
-    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     repeat_path: Mapped[str] = mapped_column(String(1024), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     parent_position: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+
+    # A submission's rows of one repeat, in document order, from one probe (the OData feed's
+    # repeat tables); also every row of a submission, which the worker deletes and exports read.
+    __table_args__ = (
+        Index("ix_submission_rows_place", "submission_id", "repeat_path", "position"),
+    )
 
 
 class SubmissionReview(Base):
