@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Response, jsonify, request
 
+from server.domain.odata.values import timestamp
 from server.models import User
 
 # The one project (server/central/projects.py says why there is one).
 PROJECT_ID = 1
 
 
-def iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    utc = moment.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+# Central's timestamps (UTC, milliseconds, "Z"), written the same in the OData feed.
+iso = timestamp
 
 
 def extended() -> bool:

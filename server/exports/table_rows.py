@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from server.domain.odata.values import timestamp as central_timestamp
 from server.exports.layout import NUMBER, POINTS, VALUE, Column, Table, cell
 from server.models import Attachment, FormVersion, OrgUnit, Submission, SubmissionRow, User
 from server.models.submissions import CENTRAL_REVIEW_NAMES
@@ -294,9 +295,7 @@ def edit_counts(session: Session, edited: Iterable[tuple[int, int]]) -> dict[int
 
 def timestamp(value: dt.datetime) -> str:
     """Central's SubmissionDate: UTC with milliseconds and "Z"."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return central_timestamp(value) or ""
 
 
 # --- attachments ---------------------------------------------------------------------------
