@@ -15,13 +15,12 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import openpyxl
 import requests
 
 from server.services.forms import publish_xlsform
 from server.storage.blobs import BlobStore
 from tests.central.conftest import PASSWORD, CentralServer
-from tests.fixtures.openrosa import basic, multipart
+from tests.fixtures.openrosa import basic, build_xlsform, multipart
 from workers.processing import process_waiting
 
 FORM_ID = "exp_school"
@@ -48,23 +47,7 @@ CHOICES = [("svc", "meals", "Meals"), ("svc", "library", "Library"), ("svc", "wa
 
 
 def xlsform(version: str, survey: Sequence[tuple[str, str, str]] = SURVEY) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "survey"
-    sheet.append(["type", "name", "label"])
-    for row in survey:
-        sheet.append(list(row))
-    choices = book.create_sheet("choices")
-    choices.append(["list_name", "name", "label"])
-    for row in CHOICES:
-        choices.append(list(row))
-    settings = book.create_sheet("settings")
-    settings.append(["form_id", "version", "form_title"])
-    settings.append([FORM_ID, version, "Export school"])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return build_xlsform(survey, CHOICES, FORM_ID, version, "Export school")
 
 
 def publish(central: CentralServer, version: str = "1", survey: Sequence = SURVEY) -> None:

@@ -7,18 +7,16 @@ worker's own processing (workers/processing.py), so the feed reads rows the work
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import openpyxl
 import requests
 
 from server.services.forms import publish_xlsform
 from server.storage.blobs import BlobStore
 from tests.central.conftest import PASSWORD, CentralServer
-from tests.fixtures.openrosa import multipart
+from tests.fixtures.openrosa import build_xlsform, multipart
 from workers import processing
 
 FORM_ID = "household_survey"
@@ -57,22 +55,7 @@ CHOICES = [
 
 
 def xlsform(form_id: str = FORM_ID, version: str = VERSION) -> bytes:
-    book = openpyxl.Workbook()
-    survey = book.active
-    survey.title = "survey"
-    survey.append(["type", "name", "label"])
-    for row in SURVEY:
-        survey.append(list(row))
-    choices = book.create_sheet("choices")
-    choices.append(["list_name", "name", "label"])
-    for row in CHOICES:
-        choices.append(list(row))
-    settings = book.create_sheet("settings")
-    settings.append(["form_id", "version", "form_title"])
-    settings.append([form_id, version, "Household survey"])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return build_xlsform(SURVEY, CHOICES, form_id, version, "Household survey")
 
 
 def publish_form(
