@@ -22,17 +22,18 @@ A submission row is written in one of three ways, each for a reason:
 
 An edit is accepted only from someone who may change the original (its sender, or a reviewer
 whose area covers it: server/services/ingest_edits.py), checked before any file is stored.
+What a caller hands in and gets back is in server/services/ingest_requests.py (and importable
+from here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import bindparam, exists, insert, select, true
 from sqlalchemy.exc import IntegrityError
@@ -40,69 +41,32 @@ from sqlalchemy.orm import Session
 
 from server.db import dialect_insert, utcnow
 from server.domain.problems import conflict, not_found
-from server.domain.xform.submission_meta import SubmissionMeta
 from server.group_commit import GroupCommit
 from server.models import Attachment, Submission, User
 from server.models.submissions import ProcessingStatus, ReviewState
-from server.services.ingest_edits import Editor, require_may_edit, require_may_replace
+from server.services.ingest_edits import require_may_edit, require_may_replace
 from server.services.ingest_insert import CHECKS, insert_new_rows
+from server.services.ingest_requests import (
+    IncomingAttachment,
+    IncomingSubmission,
+    IngestResult,
+    Outcome,
+    StaleSubmitter,
+)
 from server.storage.blobs import BlobStore
+
+__all__ = [
+    "IncomingAttachment",
+    "IncomingSubmission",
+    "IngestResult",
+    "Outcome",
+    "StaleSubmitter",
+    "ingest_submission",
+    "new_row_values",
+]
 
 # Each retry follows a lost insert race; a third loss in a row means something else is wrong.
 _MAX_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class IncomingAttachment:
-    name: str
-    content_type: str
-    stream: BinaryIO
-
-
-@dataclass(frozen=True)
-class IncomingSubmission:
-    form_id: int
-    form_version_id: int
-    submitter_id: int | None
-    meta: SubmissionMeta
-    xml: bytes
-    attachments: Sequence[IncomingAttachment] = ()
-    # Collect will send more attachments of this instance in further POSTs.
-    incomplete: bool = False
-    device_id: str | None = None
-    org_unit_id: int | None = None
-    # The credentials version the submitter was authenticated with, from a cached snapshot of
-    # the user: the write then only happens while the user row is active and still has it.
-    submitter_credentials_version: int | None = None
-    # Synthetic data (`dmip demo`), marked in the row it arrives in, so no worker ever sees it
-    # unmarked.
-    demo: bool = False
-    # Who is sending, for an edit: a reviewer may edit what others sent in their area
-    # (server/services/ingest_edits.py). None holds an edit to its original's own submitter.
-    editor: Editor | None = None
-    # Only a new instance is accepted: one the server has is a 409 whatever its XML, never a
-    # resend (the Central API's create and edit, which answer as Central does).
-    new_only: bool = False
-
-
-class StaleSubmitter(Exception):
-    """The submitter was deactivated or changed password since the snapshot was taken."""
-
-
-class Outcome(enum.StrEnum):
-    created = "created"  # a new instance
-    edited = "edited"  # a new row superseding the instance named by deprecatedID
-    resent = "resent"  # the same XML again: attachments merged, nothing duplicated
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    submission_id: int
-    outcome: Outcome
-    # Send the processing task after commit: a new row, or a split submission just completed.
-    needs_processing: bool
-    # When the stored row was received, for a caller that shows it without reading it back.
-    received_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
