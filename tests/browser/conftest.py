@@ -19,24 +19,17 @@ Tests without it are skipped.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from sqlalchemy.orm import Session
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from server.app import create_app
 from server.domain.roles import Role
 from server.models import User
 from server.services.users import create_user
-from server.settings import Settings
-from tests.conftest import REDIS_URL, _truncate_all
-from tests.paths import FORMS_DIR, ROOT
+from tests.conftest import _truncate_all
+from tests.fixtures.live import LiveServer, live_server_on
+from tests.paths import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,35 +47,11 @@ PASSWORD = "browser-pass-123"
 WAIT_MS = 30_000
 
 
-@dataclass
-class LiveServer:
-    url: str
-    app: Flask
-    settings: Settings
-
-    def db(self) -> AbstractContextManager[Session]:
-        """A unit of work on the server's database (commits when the block ends)."""
-        return self.app.extensions["dmip"].db.session()
-
-
 @pytest.fixture(scope="session")
 def live_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("live") / "data",
-        database_url=pg_url,
-        broker_url=REDIS_URL,
-        secret_key="browser-test-secret-0123456789",
-        forms_dir=FORMS_DIR,
-        embedded=False,
-    )
-    app = create_app(settings)
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, settings)
-    server.shutdown()
-    thread.join()
-    app.extensions["dmip"].db.dispose()
+    data_dir = tmp_path_factory.mktemp("live") / "data"
+    with live_server_on(pg_url, data_dir, "browser-test-secret-0123456789") as served:
+        yield served
 
 
 @pytest.fixture
